@@ -1,0 +1,39 @@
+"""constrainnet: neural networks equivariant to a matrix group by constraint.
+
+Give a group by its generators, declare reps with an algebra, and the solver
+finds the equivariant subspace as the nullspace of the generators' constraints.
+
+Example:
+    >>> import constrainnet as cn
+    >>> from constrainnet.groups import SO
+    >>> V = cn.V(SO(3))
+    >>> (V**2 >> V).equivariant_basis().dim
+    1
+"""
+
+from . import groups, reps, solver
+from .errors import ConstrainnetError, GroupError, RepError, RepMismatchError, SolverError
+from .reps import PseudoScalar, Rep, Scalar, T, V
+from .solver import cache_clear, equivariant_basis, equivariant_projector
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "groups",
+    "reps",
+    "solver",
+    "Rep",
+    "V",
+    "T",
+    "Scalar",
+    "PseudoScalar",
+    "equivariant_basis",
+    "equivariant_projector",
+    "cache_clear",
+    "ConstrainnetError",
+    "GroupError",
+    "RepError",
+    "RepMismatchError",
+    "SolverError",
+    "__version__",
+]

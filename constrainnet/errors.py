@@ -1,0 +1,48 @@
+"""The one exception family of constrainnet.
+
+Every error the library raises on purpose is a :class:`ConstrainnetError`.
+The narrow subclasses also inherit the builtin exception they refine, so
+``except ValueError`` keeps working for callers that do not know this module.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConstrainnetError",
+    "GroupError",
+    "RepError",
+    "RepMismatchError",
+    "SolverError",
+]
+
+
+class ConstrainnetError(Exception):
+    """Base class of every error raised by constrainnet."""
+
+
+class GroupError(ConstrainnetError, ValueError):
+    """A group was given invalid generators or asked something it cannot answer.
+
+    Examples: non-square or non-invertible generators, ``elements()`` of a
+    continuous group, a subgroup generator that does not lie in the parent.
+    """
+
+
+class RepError(ConstrainnetError, ValueError):
+    """A representation was built or used with invalid arguments.
+
+    Examples: a negative multiplicity, ``rho`` of a wrongly shaped element.
+    """
+
+
+class RepMismatchError(ConstrainnetError, ValueError):
+    """Two things that must agree do not: reps of different groups, or a
+    tensor whose width is not the size of the layer's input rep."""
+
+
+class SolverError(ConstrainnetError, RuntimeError):
+    """The solver could not certify an equivariant basis.
+
+    The message carries the residual and the singular-value gap that made the
+    rank undecidable, so the caller can tell a bad group from a hard case.
+    """

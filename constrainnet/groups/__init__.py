@@ -1,0 +1,27 @@
+"""Groups given by generators in their defining representation.
+
+A :class:`Group` is its discrete generators and a basis of its Lie algebra;
+the named families build those for the usual groups of physics, chemistry and
+vision. ``G1 * G2`` is a direct product and :class:`Subgroup` a checked subgroup.
+"""
+
+from .base import Group
+from .families import LORENTZ_METRIC, C, D, Lorentz, O, P4M, S, SO, Trivial, Z
+from .product import ProductGroup
+from .subgroup import Subgroup
+
+__all__ = [
+    "Group",
+    "ProductGroup",
+    "Subgroup",
+    "Trivial",
+    "Z",
+    "C",
+    "D",
+    "S",
+    "P4M",
+    "SO",
+    "O",
+    "Lorentz",
+    "LORENTZ_METRIC",
+]

@@ -1,0 +1,25 @@
+"""Representations as immutable values, with the algebra + * ** .T >> and restriction."""
+
+from .atoms import PseudoScalar, PseudoScalarRep, Scalar, ScalarRep, T, V, Vector
+from .base import Rep
+from .composite import DualRep, HomRep, SumRep, TensorRep, direct_sum, dual, hom, repeat, tensor
+
+__all__ = [
+    "Rep",
+    "V",
+    "Vector",
+    "Scalar",
+    "ScalarRep",
+    "PseudoScalar",
+    "PseudoScalarRep",
+    "T",
+    "SumRep",
+    "TensorRep",
+    "HomRep",
+    "DualRep",
+    "direct_sum",
+    "repeat",
+    "tensor",
+    "hom",
+    "dual",
+]

@@ -1,0 +1,32 @@
+"""The equivariant solver: nullspaces of the generators' constraints, canonical and cached."""
+
+from .basis import Basis, BasisBlock, Projector
+from .blocks import LeafBlocks, block_structure
+from .canonical import canonical_basis
+from .dense import dense_basis
+from .strategy import (
+    STRATEGIES,
+    cache_clear,
+    cache_info,
+    equivariant_basis,
+    equivariant_projector,
+    leaf_basis,
+    select_strategy,
+)
+
+__all__ = [
+    "Basis",
+    "BasisBlock",
+    "Projector",
+    "LeafBlocks",
+    "block_structure",
+    "canonical_basis",
+    "dense_basis",
+    "STRATEGIES",
+    "select_strategy",
+    "equivariant_basis",
+    "equivariant_projector",
+    "leaf_basis",
+    "cache_clear",
+    "cache_info",
+]

@@ -1,0 +1,99 @@
+"""The dense strategy: stack every constraint and take the nullspace in float64.
+
+The reference every other strategy is tested against, and the solver of the
+small leaf blocks that the block strategy reduces a rep to.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.linalg
+
+from ..errors import SolverError
+from ..reps import Rep
+from .canonical import canonical_basis
+
+__all__ = ["dense_basis", "constraint_matrix", "NULL_RTOL", "CERTIFY_RTOL", "DENSE_MAX_SIZE"]
+
+# A singular value at most NULL_RTOL × the largest counts as zero. Constraints
+# are scaled to unit size, so exact-nullspace directions sit at ~1e-15·sqrt(N).
+NULL_RTOL = 1e-9
+# A singular value kept as non-zero must be at least CERTIFY_RTOL × the largest;
+# anything between the two thresholds leaves the rank undecided, and the solver
+# raises rather than return a silently truncated basis.
+CERTIFY_RTOL = 1e-6
+# Above this size the O(N³) dense solve takes minutes: refuse with a clear error.
+DENSE_MAX_SIZE = 8192
+
+
+def constraint_matrix(rep: Rep) -> np.ndarray:
+    """The stacked constraints [ρ(h₁) − I; …; dρ(A₁); …], each scaled to unit max-row-sum.
+
+    Returns:
+        A (c·N, N) float64 array whose nullspace is the equivariant subspace.
+    """
+    n = rep.size
+    G = rep.G
+    eye = np.eye(n)
+    blocks = []
+    for h in G.discrete_generators:
+        blocks.append(rep.rho(h) - eye)
+    for a in G.lie_algebra:
+        blocks.append(rep.drho(a))
+    scaled = []
+    for b in blocks:
+        norm = np.abs(b).sum(axis=1).max()
+        if norm > 0:
+            scaled.append(b / norm)
+    return np.concatenate(scaled) if scaled else np.zeros((0, n))
+
+
+def dense_basis(rep: Rep) -> np.ndarray:
+    """The canonical orthonormal basis of the equivariant subspace of ``rep``, solved densely.
+
+    Solves {w : (ρ(h) − I) w = 0, dρ(A) w = 0} by a QR of the stacked
+    constraints followed by an SVD of the (N, N) triangular factor, with a
+    relative rank cut-off; the basis is then brought to canonical form.
+
+    Args:
+        rep: any rep of size at most :data:`DENSE_MAX_SIZE`.
+
+    Returns:
+        A read-only (N, r) float64 array with orthonormal columns.
+
+    Raises:
+        SolverError: the rep is too large, or the singular values have no
+            clear gap between zero and non-zero (the message gives both).
+    """
+    n = rep.size
+    if n > DENSE_MAX_SIZE:
+        raise SolverError(
+            f"dense strategy: expected a rep of size at most {DENSE_MAX_SIZE}, got {rep!r} of size {n}"
+        )
+    m = constraint_matrix(rep)
+    if m.shape[0] == 0:
+        q0 = np.eye(n)
+    else:
+        r_factor = np.linalg.qr(m, mode="r") if m.shape[0] > n else m
+        _, s, vt = scipy.linalg.svd(r_factor, full_matrices=True, check_finite=False)
+        s_full = np.zeros(n)
+        s_full[: len(s)] = s
+        s_max = s_full[0]
+        is_null = s_full <= NULL_RTOL * s_max
+        undecided = (~is_null) & (s_full < CERTIFY_RTOL * s_max)
+        if np.any(undecided):
+            nonzero = s_full[~is_null]
+            zero = s_full[is_null]
+            largest_zero = float(zero.max()) / s_max if len(zero) else 0.0
+            raise SolverError(
+                f"dense strategy: cannot certify the rank for {rep!r} of size {n}: singular values "
+                f"{(s_full[undecided] / s_max).tolist()[:5]} (relative) lie between {NULL_RTOL:g} and "
+                f"{CERTIFY_RTOL:g}; residual {largest_zero:.3g}, smallest non-zero {float(nonzero.min()) / s_max:.3g}"
+            )
+        q0 = vt[is_null].T
+        residual = np.abs(m @ q0).max() if q0.size else 0.0
+        if residual > 1e3 * NULL_RTOL:
+            raise SolverError(f"dense strategy: basis of {rep!r} has residual {residual:.3g}, expected < {1e3 * NULL_RTOL:g}")
+    q, _ = canonical_basis(q0)
+    q.setflags(write=False)
+    return q

@@ -1,0 +1,135 @@
+"""Strategy selection and the public solver entry points."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..reps import Rep, ScalarRep
+from .basis import Basis, BasisBlock, Projector
+from .blocks import block_structure, has_block_structure
+from .cache import BoundedCache
+from .dense import dense_basis
+
+__all__ = [
+    "STRATEGIES",
+    "select_strategy",
+    "equivariant_basis",
+    "equivariant_projector",
+    "leaf_basis",
+    "cache_clear",
+    "cache_info",
+]
+
+STRATEGIES = ("dense", "block")
+
+_BASES = BoundedCache(maxsize=512)
+_LEAVES = BoundedCache(maxsize=2048)
+
+
+def select_strategy(rep: Rep) -> str:
+    """The strategy the solver uses for ``rep``, chosen from its structure alone.
+
+    Criteria, in order:
+
+    - ``"block"``: the rep contains a direct sum (a sum, or a tensor product
+      or Hom with a sum among its factors). It splits into independent leaf
+      blocks; each distinct leaf is solved once and reused for every copy.
+    - ``"dense"``: anything else (a leaf): stack the constraints and take the
+      nullspace (:func:`constrainnet.solver.dense.dense_basis`).
+
+    Example:
+        >>> import constrainnet as cn
+        >>> from constrainnet.groups import SO
+        >>> V = cn.V(SO(3))
+        >>> select_strategy(V**2 >> V), select_strategy((V + V**0) >> V)
+        ('dense', 'block')
+    """
+    if not isinstance(rep, Rep):
+        raise TypeError(f"expected a Rep, got {type(rep).__name__}")
+    return "block" if has_block_structure(rep) else "dense"
+
+
+def leaf_basis(leaf: Rep) -> np.ndarray:
+    """The canonical (leaf.size, r) basis of a rep without direct sums (cached, read-only)."""
+
+    def compute() -> np.ndarray:
+        if isinstance(leaf, ScalarRep):
+            q = np.ones((1, 1))
+            q.setflags(write=False)
+            return q
+        return dense_basis(leaf)
+
+    return _LEAVES.get_or_compute(leaf, compute)
+
+
+def equivariant_basis(rep: Rep, strategy: str | None = None) -> Basis:
+    r"""An orthonormal basis Q of the equivariant subspace of ``rep``.
+
+    The subspace is {w : ρ(h) w = w for every discrete generator h, dρ(A) w = 0
+    for every Lie algebra generator A}; for a Hom rep ``a >> b`` these w are
+    the flattened equivariant maps W (ρ_b(g) W = W ρ_a(g)). Bases are
+    canonical (:mod:`constrainnet.solver.canonical`), cached by rep value.
+
+    Args:
+        rep: the rep.
+        strategy: ``None`` to choose with :func:`select_strategy`, or one of
+            :data:`STRATEGIES` to force one (for comparisons).
+
+    Returns:
+        A :class:`Basis`; ``np.asarray(Q)`` is (rep.size, r) with orthonormal columns.
+
+    Raises:
+        SolverError: the rank cannot be certified, or a leaf is too large for the dense strategy.
+        ValueError: an unknown strategy name.
+
+    Example:
+        >>> import constrainnet as cn
+        >>> from constrainnet.groups import S
+        >>> V = cn.V(S(5))
+        >>> equivariant_basis(V**2 >> V**2).dim
+        15
+    """
+    if not isinstance(rep, Rep):
+        raise TypeError(f"expected a Rep, got {type(rep).__name__}")
+    if strategy is None:
+        strategy = select_strategy(rep)
+    if strategy not in STRATEGIES:
+        raise ValueError(f"strategy: expected one of {STRATEGIES}, got {strategy!r}")
+
+    def compute() -> Basis:
+        if strategy == "dense":
+            q = dense_basis(rep)
+            index = np.arange(rep.size, dtype=np.int64)[None]
+            return Basis(rep, [BasisBlock(rep, q, index, "dense")], "dense")
+        blocks = [BasisBlock(b.leaf, leaf_basis(b.leaf), b.index, "dense") for b in block_structure(rep)]
+        return Basis(rep, blocks, "block")
+
+    return _BASES.get_or_compute((rep, strategy), compute)
+
+
+def equivariant_projector(rep: Rep, strategy: str | None = None) -> Projector:
+    """The orthogonal projector P = Q Qᵀ onto the equivariant subspace of ``rep``.
+
+    Applied block by block (``P @ w``); ``np.asarray(P)`` gives the dense
+    (size, size) matrix for small reps.
+
+    Example:
+        >>> import numpy as np, constrainnet as cn
+        >>> from constrainnet.groups import SO
+        >>> V = cn.V(SO(3))
+        >>> P = ((5 * V**0 + 5 * V) >> V).equivariant_projector()
+        >>> np.asarray(P).shape
+        (60, 60)
+    """
+    return Projector(equivariant_basis(rep, strategy))
+
+
+def cache_clear() -> None:
+    """Empty the in-memory caches of bases and leaf bases."""
+    _BASES.clear()
+    _LEAVES.clear()
+
+
+def cache_info() -> dict:
+    """Hit and miss counts of the basis and leaf caches."""
+    return {"bases": _BASES.info(), "leaves": _LEAVES.info()}
