@@ -11,7 +11,7 @@ Example:
     1
 """
 
-from . import groups, reps, solver
+from . import groups, nn, reps, solver, testing
 from .errors import ConstrainnetError, GroupError, RepError, RepMismatchError, SolverError
 from .reps import PseudoScalar, Rep, Scalar, T, V
 from .solver import cache_clear, equivariant_basis, equivariant_projector
@@ -20,6 +20,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "groups",
+    "nn",
+    "testing",
     "reps",
     "solver",
     "Rep",

@@ -22,6 +22,9 @@ NULL_RTOL = 1e-9
 # anything between the two thresholds leaves the rank undecided, and the solver
 # raises rather than return a silently truncated basis.
 CERTIFY_RTOL = 1e-6
+# On the Gram matrix MᵀM the exact nullspace sits at ~1e-16·λ_max (rounding of
+# the product), so candidates are taken below this and then certified on M.
+GRAM_NULL_RTOL = 1e-11
 # Above this size the O(N³) dense solve takes minutes: refuse with a clear error.
 DENSE_MAX_SIZE = 8192
 
@@ -48,12 +51,63 @@ def constraint_matrix(rep: Rep) -> np.ndarray:
     return np.concatenate(scaled) if scaled else np.zeros((0, n))
 
 
+def _gram_nullspace(m: np.ndarray) -> np.ndarray | None:
+    """Fast path: eigenvectors of MᵀM (a GEMM and a symmetric eigensolver, no QR).
+
+    Returns the nullspace basis when it certifies itself — a clear eigenvalue
+    gap, the kept directions with residual ‖M q‖ ≤ NULL_RTOL·σ_max and every
+    other direction with σ ≥ CERTIFY_RTOL·σ_max — and None otherwise, so the
+    caller falls back to the QR + SVD path.
+    """
+    gram = m.T @ m
+    lam, vecs = np.linalg.eigh(gram)
+    lam_max = lam[-1]
+    if lam_max <= 0:
+        return np.eye(m.shape[1])
+    is_null = lam <= GRAM_NULL_RTOL * lam_max
+    nonzero = lam[~is_null]
+    if len(nonzero) and nonzero.min() < CERTIFY_RTOL**2 * lam_max:
+        return None
+    q0 = vecs[:, is_null]
+    if q0.size and np.abs(m @ q0).max() > NULL_RTOL * np.sqrt(lam_max):
+        return None
+    return q0
+
+
+def _svd_nullspace(m: np.ndarray, rep: Rep) -> np.ndarray:
+    """Reference path: QR of the stacked constraints, SVD of the triangular factor."""
+    n = m.shape[1]
+    r_factor = np.linalg.qr(m, mode="r") if m.shape[0] > n else m
+    _, s, vt = scipy.linalg.svd(r_factor, full_matrices=True, check_finite=False)
+    s_full = np.zeros(n)
+    s_full[: len(s)] = s
+    s_max = s_full[0]
+    is_null = s_full <= NULL_RTOL * s_max
+    undecided = (~is_null) & (s_full < CERTIFY_RTOL * s_max)
+    if np.any(undecided):
+        nonzero = s_full[~is_null]
+        zero = s_full[is_null]
+        largest_zero = float(zero.max()) / s_max if len(zero) else 0.0
+        raise SolverError(
+            f"dense strategy: cannot certify the rank for {rep!r} of size {n}: singular values "
+            f"{(s_full[undecided] / s_max).tolist()[:5]} (relative) lie between {NULL_RTOL:g} and "
+            f"{CERTIFY_RTOL:g}; residual {largest_zero:.3g}, smallest non-zero {float(nonzero.min()) / s_max:.3g}"
+        )
+    q0 = vt[is_null].T
+    residual = np.abs(m @ q0).max() if q0.size else 0.0
+    if residual > 1e3 * NULL_RTOL * s_max:
+        raise SolverError(f"dense strategy: basis of {rep!r} has residual {residual:.3g}, expected < {1e3 * NULL_RTOL:g}")
+    return q0
+
+
 def dense_basis(rep: Rep) -> np.ndarray:
     """The canonical orthonormal basis of the equivariant subspace of ``rep``, solved densely.
 
-    Solves {w : (ρ(h) − I) w = 0, dρ(A) w = 0} by a QR of the stacked
-    constraints followed by an SVD of the (N, N) triangular factor, with a
-    relative rank cut-off; the basis is then brought to canonical form.
+    Solves {w : (ρ(h) − I) w = 0, dρ(A) w = 0}: first by an eigensolve of the
+    Gram matrix MᵀM of the stacked constraints M, kept only when it certifies
+    itself on M; otherwise by a QR of M followed by an SVD of the (N, N)
+    triangular factor, with a relative rank cut-off. The basis is then
+    brought to canonical form.
 
     Args:
         rep: any rep of size at most :data:`DENSE_MAX_SIZE`.
@@ -74,26 +128,9 @@ def dense_basis(rep: Rep) -> np.ndarray:
     if m.shape[0] == 0:
         q0 = np.eye(n)
     else:
-        r_factor = np.linalg.qr(m, mode="r") if m.shape[0] > n else m
-        _, s, vt = scipy.linalg.svd(r_factor, full_matrices=True, check_finite=False)
-        s_full = np.zeros(n)
-        s_full[: len(s)] = s
-        s_max = s_full[0]
-        is_null = s_full <= NULL_RTOL * s_max
-        undecided = (~is_null) & (s_full < CERTIFY_RTOL * s_max)
-        if np.any(undecided):
-            nonzero = s_full[~is_null]
-            zero = s_full[is_null]
-            largest_zero = float(zero.max()) / s_max if len(zero) else 0.0
-            raise SolverError(
-                f"dense strategy: cannot certify the rank for {rep!r} of size {n}: singular values "
-                f"{(s_full[undecided] / s_max).tolist()[:5]} (relative) lie between {NULL_RTOL:g} and "
-                f"{CERTIFY_RTOL:g}; residual {largest_zero:.3g}, smallest non-zero {float(nonzero.min()) / s_max:.3g}"
-            )
-        q0 = vt[is_null].T
-        residual = np.abs(m @ q0).max() if q0.size else 0.0
-        if residual > 1e3 * NULL_RTOL:
-            raise SolverError(f"dense strategy: basis of {rep!r} has residual {residual:.3g}, expected < {1e3 * NULL_RTOL:g}")
+        q0 = _gram_nullspace(m)
+        if q0 is None:
+            q0 = _svd_nullspace(m, rep)
     q, _ = canonical_basis(q0)
     q.setflags(write=False)
     return q

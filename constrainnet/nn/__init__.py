@@ -1,0 +1,22 @@
+"""Torch layers whose weights stay in the equivariant subspace, and the EMLP model."""
+
+from .bilinear import BiLinear, bilinear_mid_rep
+from .emlp import EMLP, MLP, EMLPBlock, hidden_reps
+from .linear import Linear
+from .nonlinear import GatedNonlinearity, NormNonlinearity, PointwiseNonlinearity, gated
+from .uniform import uniform_rep
+
+__all__ = [
+    "Linear",
+    "BiLinear",
+    "bilinear_mid_rep",
+    "GatedNonlinearity",
+    "NormNonlinearity",
+    "PointwiseNonlinearity",
+    "gated",
+    "uniform_rep",
+    "EMLPBlock",
+    "EMLP",
+    "MLP",
+    "hidden_reps",
+]

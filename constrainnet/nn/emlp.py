@@ -1,0 +1,179 @@
+"""The EMLP model (equivariant multilayer perceptron) and its unconstrained MLP baseline."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import torch
+from torch import nn
+
+from ..errors import RepError, RepMismatchError
+from ..groups import Group
+from ..reps import Rep
+from .bilinear import BiLinear
+from .linear import Linear, check_input
+from .nonlinear import GatedNonlinearity, gated
+from .uniform import uniform_rep
+
+__all__ = ["EMLPBlock", "EMLP", "MLP", "hidden_reps"]
+
+
+class EMLPBlock(nn.Module):
+    r"""One hidden layer of an EMLP: y = σ_gate(L x + B(L x)).
+
+    L = Linear(rep_in, gated(rep_out)) maps to the features plus their gates,
+    B = BiLinear(gated(rep_out), gated(rep_out)) adds products of features, and
+    the gated nonlinearity (:class:`GatedNonlinearity`) maps back to rep_out.
+
+    Shape:
+        - Input: (*, rep_in.size)
+        - Output: (*, rep_out.size)
+    """
+
+    def __init__(self, rep_in: Rep, rep_out: Rep, device: Any = None, dtype: Any = None) -> None:
+        super().__init__()
+        self.rep_in, self.rep_out = rep_in, rep_out
+        wide = gated(rep_out)
+        self.linear = Linear(rep_in, wide, device=device, dtype=dtype)
+        self.bilinear = BiLinear(wide, wide, device=device, dtype=dtype)
+        self.nonlinearity = GatedNonlinearity(rep_out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.linear(x)
+        return self.nonlinearity(h + self.bilinear(h))
+
+
+def hidden_reps(group: Group, ch: int | Rep | Sequence[int | Rep], num_layers: int) -> list[Rep]:
+    """The hidden reps of an EMLP: ``ch`` as an int (via :func:`uniform_rep`), a Rep, or a list of them.
+
+    Raises:
+        RepError: a list whose length is not ``num_layers``, or a bad entry.
+        RepMismatchError: a hidden Rep of another group.
+    """
+    if not isinstance(num_layers, int) or isinstance(num_layers, bool) or num_layers < 0:
+        raise RepError(f"num_layers: expected a non-negative int, got {num_layers!r}")
+    if isinstance(ch, (int, Rep)) and not isinstance(ch, bool):
+        entries: list[int | Rep] = [ch] * num_layers
+    else:
+        entries = list(ch)
+        if len(entries) != num_layers:
+            raise RepError(f"ch: expected {num_layers} hidden sizes (num_layers), got {len(entries)}")
+    reps = []
+    for e in entries:
+        if isinstance(e, Rep):
+            if e.G != group:
+                raise RepMismatchError(f"ch: expected hidden reps of {group!r}, got one of {e.G!r}")
+            reps.append(e)
+        elif isinstance(e, int) and not isinstance(e, bool):
+            reps.append(uniform_rep(e, group))
+        else:
+            raise RepError(f"ch: expected an int or a Rep per layer, got {e!r}")
+    return reps
+
+
+class EMLP(nn.Module):
+    r"""An equivariant MLP: EMLPBlocks through the hidden reps, then an equivariant Linear to rep_out.
+
+    Every layer's weights lie in the equivariant subspace, so the model
+    satisfies f(ρ_in(g) x) = ρ_out(g) f(x) for every g of ``group``, to
+    floating-point accuracy.
+
+    Args:
+        rep_in: the input rep.
+        rep_out: the output rep.
+        group: the group (must be the group of both reps).
+        ch: hidden channels: an int (each hidden rep is ``uniform_rep(ch, group)``),
+            a Rep, or a list of ints/Reps, one per layer.
+        num_layers: number of hidden EMLPBlocks.
+        device, dtype: of the parameters.
+
+    Shape:
+        - Input: (*, rep_in.size)
+        - Output: (*, rep_out.size)
+
+    Example:
+        >>> import torch, constrainnet as cn
+        >>> from constrainnet.groups import SO
+        >>> G = SO(3); V = cn.V(G)
+        >>> model = cn.nn.EMLP(5 * V**0 + 5 * V, V, group=G, ch=64, num_layers=2)
+        >>> model(torch.randn(8, 20)).shape
+        torch.Size([8, 3])
+    """
+
+    def __init__(
+        self,
+        rep_in: Rep,
+        rep_out: Rep,
+        group: Group,
+        ch: int | Rep | Sequence[int | Rep] = 384,
+        num_layers: int = 3,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__()
+        _check_reps(rep_in, rep_out, group, "EMLP")
+        self.rep_in, self.rep_out, self.group = rep_in, rep_out, group
+        reps = [rep_in] + hidden_reps(group, ch, num_layers)
+        self.hidden = tuple(reps[1:])
+        blocks: list[nn.Module] = [EMLPBlock(a, b, device=device, dtype=dtype) for a, b in zip(reps, reps[1:])]
+        blocks.append(Linear(reps[-1], rep_out, device=device, dtype=dtype))
+        self.layers = nn.Sequential(*blocks)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_input(x, self.rep_in, "EMLP")
+        return self.layers(x)
+
+    def extra_repr(self) -> str:
+        return f"rep_in={self.rep_in!r}, rep_out={self.rep_out!r}, group={self.group!r}"
+
+
+class MLP(nn.Module):
+    """The unconstrained baseline with EMLP's signature: Linear → SiLU layers of width ``ch``.
+
+    ``ch`` may be an int, a Rep (its size) or a list of them; the reps only set
+    the input and output widths, nothing is constrained.
+
+    Example:
+        >>> import torch, constrainnet as cn
+        >>> from constrainnet.groups import SO
+        >>> G = SO(3); V = cn.V(G)
+        >>> cn.nn.MLP(5 * V**0 + 5 * V, V, group=G, ch=32, num_layers=2)(torch.randn(4, 20)).shape
+        torch.Size([4, 3])
+    """
+
+    def __init__(
+        self,
+        rep_in: Rep,
+        rep_out: Rep,
+        group: Group,
+        ch: int | Rep | Sequence[int | Rep] = 384,
+        num_layers: int = 3,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__()
+        _check_reps(rep_in, rep_out, group, "MLP")
+        self.rep_in, self.rep_out, self.group = rep_in, rep_out, group
+        widths = [r.size for r in hidden_reps(group, ch, num_layers)] if not isinstance(ch, int) else [ch] * num_layers
+        if any(w < 1 for w in widths):
+            raise RepError(f"MLP: expected positive widths, got {widths}")
+        sizes = [rep_in.size] + widths
+        layers: list[nn.Module] = []
+        for a, b in zip(sizes, sizes[1:]):
+            layers += [nn.Linear(a, b, device=device, dtype=dtype), nn.SiLU()]
+        layers.append(nn.Linear(sizes[-1], rep_out.size, device=device, dtype=dtype))
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_input(x, self.rep_in, "MLP")
+        return self.layers(x)
+
+
+def _check_reps(rep_in: Any, rep_out: Any, group: Any, what: str) -> None:
+    if not isinstance(group, Group):
+        raise TypeError(f"{what}: expected group to be a Group, got {type(group).__name__}")
+    for name, rep in (("rep_in", rep_in), ("rep_out", rep_out)):
+        if not isinstance(rep, Rep):
+            raise TypeError(f"{what}: expected {name} to be a Rep, got {type(rep).__name__}")
+        if rep.G != group:
+            raise RepMismatchError(f"{what}: expected {name} to be a rep of {group!r}, got a rep of {rep.G!r}")

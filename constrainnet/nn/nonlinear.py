@@ -1,0 +1,177 @@
+"""Equivariant nonlinearities: gated, norm-based and (where allowed) pointwise."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..errors import RepError
+from ..reps import Rep, Scalar, ScalarRep
+from .linear import check_input
+from .plan import components
+
+__all__ = ["gated", "GatedNonlinearity", "NormNonlinearity", "PointwiseNonlinearity", "gate_count"]
+
+
+def _pointwise_ok(rep: Rep) -> bool:
+    return isinstance(rep, ScalarRep) or rep.is_permutation
+
+
+def gate_count(rep: Rep) -> int:
+    """Number of gate scalars ``gated(rep)`` adds: one per copy of each component that is neither scalar nor permutation."""
+    return sum(c.mult for c in components(rep) if not _pointwise_ok(c.rep))
+
+
+def gated(rep: Rep) -> Rep:
+    """``rep`` followed by one gate scalar per copy of each non-scalar, non-permutation component.
+
+    This is the input rep of :class:`GatedNonlinearity` (rep).
+
+    Example:
+        >>> import constrainnet as cn
+        >>> from constrainnet.groups import SO
+        >>> V = cn.V(SO(3))
+        >>> gated(2 * V**0 + 3 * V)
+        2*Scalar + 3*V + 3*Scalar
+    """
+    k = gate_count(rep)
+    return rep + k * Scalar(rep.G) if k else rep
+
+
+class GatedNonlinearity(nn.Module):
+    r"""Gate every non-scalar block by a sigmoid of its own scalar: y_c = σ(s_c) · x_c.
+
+    The input is ``gated(rep)``: the features of ``rep`` followed by one gate
+    scalar per copy of each component that is not a scalar or a permutation
+    rep. Scalars and permutation-rep coordinates are gated pointwise by
+    themselves (y = x σ(x), the SiLU), which commutes with permutations; every
+    other copy is multiplied by σ of its invariant gate, which commutes with
+    any ρ(g).
+
+    Shape:
+        - Input: (*, gated(rep).size)
+        - Output: (*, rep.size)
+
+    Example:
+        >>> import torch, constrainnet as cn
+        >>> from constrainnet.groups import SO
+        >>> V = cn.V(SO(3))
+        >>> act = GatedNonlinearity(4 * V**0 + 2 * V)
+        >>> act(torch.randn(5, 12)).shape
+        torch.Size([5, 10])
+    """
+
+    def __init__(self, rep: Rep) -> None:
+        super().__init__()
+        self.rep = rep
+        self.rep_in = gated(rep)
+        self.rep_out = rep
+        gate_index = np.arange(rep.size)
+        next_gate = rep.size
+        for c in components(rep):
+            if _pointwise_ok(c.rep):
+                continue
+            for copy in range(c.mult):
+                start = c.offset + copy * c.rep.size
+                gate_index[start : start + c.rep.size] = next_gate
+                next_gate += 1
+        self.register_buffer("gate_index", torch.as_tensor(gate_index, dtype=torch.long), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_input(x, self.rep_in, "GatedNonlinearity")
+        values = x[..., : self.rep.size]
+        return torch.sigmoid(x[..., self.gate_index]) * values
+
+    def extra_repr(self) -> str:
+        return f"rep={self.rep!r}, gates={self.rep_in.size - self.rep.size}"
+
+
+class NormNonlinearity(nn.Module):
+    r"""Scale each copy of a non-scalar block by a function of its norm: y_c = x_c · σ(‖x_c‖ + β_c).
+
+    Scalars pass through SiLU. β_c is a learned bias per copy. The norm is
+    invariant only under orthogonal ρ, so a component whose rep is not
+    orthogonal (e.g. V of the Lorentz group) is rejected.
+
+    Raises:
+        RepError: a component whose rep is not orthogonal.
+
+    Shape:
+        - Input: (*, rep.size)
+        - Output: (*, rep.size)
+
+    Example:
+        >>> import torch, constrainnet as cn
+        >>> from constrainnet.groups import SO
+        >>> V = cn.V(SO(3))
+        >>> NormNonlinearity(2 * V**0 + V**2)(torch.randn(3, 11)).shape
+        torch.Size([3, 11])
+    """
+
+    def __init__(self, rep: Rep) -> None:
+        super().__init__()
+        self.rep_in = self.rep_out = rep
+        bad = [c.rep for c in components(rep) if not isinstance(c.rep, ScalarRep) and not c.rep.is_orthogonal]
+        if bad:
+            raise RepError(f"NormNonlinearity: expected orthogonal components (norms must be invariant), got {bad[0]!r} of {rep.G!r}")
+        self._blocks = [(c.offset, c.mult, c.rep.size, isinstance(c.rep, ScalarRep)) for c in components(rep)]
+        n_bias = sum(m for _, m, _, scalar in self._blocks if not scalar)
+        self.bias = nn.Parameter(torch.zeros(n_bias))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_input(x, self.rep_in, "NormNonlinearity")
+        lead = x.shape[:-1]
+        parts = []
+        used = 0
+        for offset, mult, size, scalar in self._blocks:
+            block = x[..., offset : offset + mult * size]
+            if scalar:
+                parts.append(F.silu(block))
+                continue
+            copies = block.reshape(*lead, mult, size)
+            norm = copies.norm(dim=-1, keepdim=True)
+            gate = torch.sigmoid(norm + self.bias[used : used + mult, None])
+            parts.append((copies * gate).reshape(*lead, mult * size))
+            used += mult
+        return torch.cat(parts, dim=-1)
+
+
+class PointwiseNonlinearity(nn.Module):
+    """An elementwise function, allowed only where it is equivariant: scalars and permutation reps.
+
+    Args:
+        rep: the rep of the features.
+        fn: the elementwise function (default SiLU).
+
+    Raises:
+        RepError: ``rep`` has a component on which an elementwise function breaks
+            equivariance (anything but scalars and permutation reps).
+
+    Example:
+        >>> import constrainnet as cn
+        >>> from constrainnet.groups import SO, S
+        >>> _ = PointwiseNonlinearity(cn.V(S(4)) ** 2)
+        >>> PointwiseNonlinearity(cn.V(SO(3)))
+        Traceback (most recent call last):
+        ...
+        constrainnet.errors.RepError: PointwiseNonlinearity: an elementwise function breaks equivariance on V of SO(3); expected scalars or permutation reps (use GatedNonlinearity or NormNonlinearity)
+    """
+
+    def __init__(self, rep: Rep, fn: Callable[[torch.Tensor], torch.Tensor] = F.silu) -> None:
+        super().__init__()
+        for c in components(rep):
+            if not _pointwise_ok(c.rep):
+                raise RepError(
+                    f"PointwiseNonlinearity: an elementwise function breaks equivariance on {c.rep!r} of {rep.G!r}; "
+                    "expected scalars or permutation reps (use GatedNonlinearity or NormNonlinearity)"
+                )
+        self.rep_in = self.rep_out = rep
+        self.fn = fn
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_input(x, self.rep_in, "PointwiseNonlinearity")
+        return self.fn(x)
