@@ -8,9 +8,9 @@ import torch
 from torch import nn
 
 from ..errors import RepMismatchError
-from ..reps import Rep, Scalar, ScalarRep
+from ..reps import Rep, Scalar, ScalarRep, tensor
 from .linear import Linear, check_input
-from .plan import components
+from .plan import Component, components
 
 __all__ = ["BiLinear", "bilinear_mid_rep", "MID_ATOM_MAX_SIZE", "MID_COPIES"]
 
@@ -49,8 +49,10 @@ class BiLinear(nn.Module):
     r"""An equivariant bilinear map y = W_out (u ⊗ v), u = W_1 x, v = W_2 x.
 
     u and v are equivariant linear images of x in a small rep ``rep_mid``; their
-    outer product lies in rep_mid ⊗ rep_mid, mapped to ``rep_out`` by an
-    equivariant linear W_out. Equivalently y = W(x) x with the input-dependent
+    outer product lies in rep_mid ⊗ rep_mid, formed component pair by
+    component pair as the direct sum ``rep_product`` = Σ m₁m₂ · (c₁ ⊗ c₂) (the
+    same space with its coordinates grouped by block), and mapped to
+    ``rep_out`` by an equivariant linear W_out. Equivalently y = W(x) x with the input-dependent
     weight W(x) = W_out (W_1 x ⊗ ·) W_2, equivariant for every x. With scalars
     and vectors in rep_mid this spans products such as q·r, r ⊗ r, r·s and r × s.
     Nothing is random at construction: rep_mid is derived from rep_in
@@ -84,13 +86,30 @@ class BiLinear(nn.Module):
         factory = {"device": device, "dtype": dtype}
         self.left = Linear(rep_in, rep_mid, bias=not isinstance(rep_mid, ScalarRep), **factory)
         self.right = Linear(rep_in, rep_mid, bias=True, **factory)
-        self.out = Linear(rep_mid * rep_mid, rep_out, bias=False, **factory)
+        # u ⊗ v is formed component pair by component pair, so that the products
+        # form a direct sum Σ (m₁m₂)·(c₁ ⊗ c₂) that the output Linear splits into blocks.
+        self._pairs = [(c1, c2) for c1 in components(rep_mid) for c2 in components(rep_mid)]
+        self.rep_product = sum(
+            (c1.mult * c2.mult * tensor(c1.rep, c2.rep) for c1, c2 in self._pairs[1:]),
+            self._pairs[0][0].mult * self._pairs[0][1].mult * tensor(self._pairs[0][0].rep, self._pairs[0][1].rep),
+        )
+        self.out = Linear(self.rep_product, rep_out, bias=False, **factory)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x, self.rep_in, "BiLinear")
         u, v = self.left(x), self.right(x)
-        outer = (u.unsqueeze(-1) * v.unsqueeze(-2)).flatten(-2)
-        return self.out(outer)
+        lead = x.shape[:-1]
+        parts = []
+        for c1, c2 in self._pairs:
+            a = _copies(u, c1).unsqueeze(-2).unsqueeze(-1)  # (*, m1, 1, |c1|, 1)
+            b = _copies(v, c2).unsqueeze(-3).unsqueeze(-2)  # (*, 1, m2, 1, |c2|)
+            parts.append((a * b).reshape(*lead, -1))
+        return self.out(torch.cat(parts, dim=-1))
 
     def extra_repr(self) -> str:
         return f"rep_in={self.rep_in!r}, rep_out={self.rep_out!r}, rep_mid={self.rep_mid!r}"
+
+
+def _copies(x: torch.Tensor, c: Component) -> torch.Tensor:
+    """The copies of component ``c`` of features x: (*, mult, size)."""
+    return x[..., c.offset : c.offset + c.mult * c.rep.size].reshape(*x.shape[:-1], c.mult, c.rep.size)

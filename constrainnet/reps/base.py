@@ -199,25 +199,26 @@ class Rep:
         return self._rebind(H)
 
     # -- the solver ----------------------------------------------------------
-    def equivariant_basis(self) -> "Basis":
+    def equivariant_basis(self, strategy: str | None = None) -> "Basis":
         """An orthonormal basis Q of the equivariant (invariant) subspace of this rep.
 
         The subspace is {w : ρ(h) w = w for each discrete generator h, dρ(A) w = 0
         for each Lie algebra generator A}. ``np.asarray(Q)`` is (size, r).
+        ``strategy`` forces a solver strategy (default: chosen from the structure).
         See :func:`constrainnet.solver.equivariant_basis`.
         """
         from ..solver import equivariant_basis
 
-        return equivariant_basis(self)
+        return equivariant_basis(self, strategy)
 
-    def equivariant_projector(self) -> "Projector":
+    def equivariant_projector(self, strategy: str | None = None) -> "Projector":
         """The orthogonal projector P = Q Qᵀ onto the equivariant subspace (applied lazily).
 
         See :func:`constrainnet.solver.equivariant_projector`.
         """
         from ..solver import equivariant_projector
 
-        return equivariant_projector(self)
+        return equivariant_projector(self, strategy)
 
     # -- values --------------------------------------------------------------
     def __eq__(self, other: object) -> bool:
@@ -234,6 +235,20 @@ class Rep:
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"{type(self).__name__} is immutable")
+
+    def __copy__(self) -> "Rep":
+        return self  # immutable values: a copy is the value itself
+
+    def __deepcopy__(self, memo: dict) -> "Rep":
+        return self
+
+    def __getstate__(self) -> dict:
+        # The cached hash is left out: hashes of strings differ between processes.
+        return dict(self.__dict__)
+
+    def __setstate__(self, state: dict) -> None:
+        for k, v in state.items():
+            object.__setattr__(self, k, v)
 
     def _set(self, **fields: Any) -> None:
         for k, v in fields.items():

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import scipy.sparse
 
 from ..errors import RepMismatchError, SolverError
 from ..reps import Rep
@@ -22,13 +23,14 @@ class BasisBlock:
 
     Attributes:
         leaf: the leaf rep.
-        q: (leaf.size, r) read-only orthonormal basis of the leaf.
+        q: (leaf.size, r) orthonormal basis of the leaf: a read-only array, or a
+            scipy.sparse matrix for orbit bases.
         index: (copies, leaf.size) coordinates of each copy in the full rep.
         strategy: the strategy that solved the leaf.
     """
 
     leaf: Rep
-    q: np.ndarray
+    q: Any
     index: np.ndarray
     strategy: str
 
@@ -75,7 +77,7 @@ class Basis:
 
     @property
     def strategy(self) -> str:
-        """The strategy that produced this basis ('dense' or 'block')."""
+        """The strategy that produced this basis ('dense', 'orbit' or 'block')."""
         return self._strategy
 
     @property
@@ -98,8 +100,9 @@ class Basis:
         col = 0
         for b in self._blocks:
             k, copies = b.q.shape[1], b.index.shape[0]
+            q = b.q.toarray() if scipy.sparse.issparse(b.q) else b.q
             for kk in range(k):
-                out[b.index, col + kk * copies + np.arange(copies)[:, None]] = b.q[:, kk][None, :]
+                out[b.index, col + kk * copies + np.arange(copies)[:, None]] = q[:, kk][None, :]
             col += b.dim
         return out if dtype is None else out.astype(dtype)
 
@@ -113,9 +116,9 @@ class Basis:
         col = 0
         for b in self._blocks:
             k, copies = b.q.shape[1], b.index.shape[0]
-            part = c[col : col + b.dim].reshape((k, copies) + batch)
-            # values[c, i, ...] = Σ_k q[i, k] part[k, c, ...]
-            out[b.index] = np.einsum("ik,kc...->ci...", b.q, part)
+            part = c[col : col + b.dim].reshape(k, -1)  # (k, copies * batch)
+            values = np.asarray(b.q @ part).reshape((b.q.shape[0], copies) + batch)
+            out[b.index] = np.moveaxis(values, 1, 0)  # (copies, leaf, *batch)
             col += b.dim
         return out
 
@@ -132,8 +135,9 @@ class Basis:
             raise RepMismatchError(f"Q.T @ w: expected w of shape ({n},) or ({n}, batch), got {x.shape}")
         parts = []
         for b in self._blocks:
-            vals = x[b.index]  # (copies, leaf, ...)
-            parts.append(np.einsum("ik,ci...->kc...", b.q, vals).reshape((b.dim,) + x.shape[1:]))
+            vals = np.moveaxis(x[b.index], 0, 1)  # (leaf, copies, *batch)
+            coef = np.asarray(b.q.T @ vals.reshape(vals.shape[0], -1))
+            parts.append(coef.reshape((b.dim,) + x.shape[1:]))
         return np.concatenate(parts) if parts else np.zeros((0,) + x.shape[1:])
 
     def __repr__(self) -> str:

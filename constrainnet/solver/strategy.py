@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ..reps import Rep, ScalarRep
@@ -9,6 +11,7 @@ from .basis import Basis, BasisBlock, Projector
 from .blocks import block_structure, has_block_structure
 from .cache import BoundedCache
 from .dense import dense_basis
+from .orbit import orbit_basis, supports_orbits
 
 __all__ = [
     "STRATEGIES",
@@ -20,7 +23,7 @@ __all__ = [
     "cache_info",
 ]
 
-STRATEGIES = ("dense", "block")
+STRATEGIES = ("dense", "orbit", "block")
 
 _BASES = BoundedCache(maxsize=512)
 _LEAVES = BoundedCache(maxsize=2048)
@@ -34,8 +37,14 @@ def select_strategy(rep: Rep) -> str:
     - ``"block"``: the rep contains a direct sum (a sum, or a tensor product
       or Hom with a sum among its factors). It splits into independent leaf
       blocks; each distinct leaf is solved once and reused for every copy.
+    - ``"orbit"``: a permutation rep of a permutation group (S(n), Z(n),
+      P4M(n), their tensor products and Homs): normalised orbit indicators,
+      exact and sparse (:func:`constrainnet.solver.orbit.orbit_basis`).
     - ``"dense"``: anything else (a leaf): stack the constraints and take the
       nullspace (:func:`constrainnet.solver.dense.dense_basis`).
+
+    The leaves of the block strategy are solved by ``"orbit"`` or ``"dense"``
+    by the same rule.
 
     Example:
         >>> import constrainnet as cn
@@ -46,18 +55,25 @@ def select_strategy(rep: Rep) -> str:
     """
     if not isinstance(rep, Rep):
         raise TypeError(f"expected a Rep, got {type(rep).__name__}")
-    return "block" if has_block_structure(rep) else "dense"
+    if has_block_structure(rep):
+        return "block"
+    return "orbit" if supports_orbits(rep) else "dense"
 
 
-def leaf_basis(leaf: Rep) -> np.ndarray:
-    """The canonical (leaf.size, r) basis of a rep without direct sums (cached, read-only)."""
+def leaf_basis(leaf: Rep) -> tuple[Any, str]:
+    """The canonical (leaf.size, r) basis of a rep without direct sums, and the strategy that solved it.
 
-    def compute() -> np.ndarray:
+    Orbit bases are scipy.sparse matrices, dense ones read-only arrays; both cached by rep value.
+    """
+
+    def compute() -> tuple[Any, str]:
         if isinstance(leaf, ScalarRep):
             q = np.ones((1, 1))
             q.setflags(write=False)
-            return q
-        return dense_basis(leaf)
+            return q, "dense"
+        if supports_orbits(leaf):
+            return orbit_basis(leaf), "orbit"
+        return dense_basis(leaf), "dense"
 
     return _LEAVES.get_or_compute(leaf, compute)
 
@@ -79,7 +95,8 @@ def equivariant_basis(rep: Rep, strategy: str | None = None) -> Basis:
         A :class:`Basis`; ``np.asarray(Q)`` is (rep.size, r) with orthonormal columns.
 
     Raises:
-        SolverError: the rank cannot be certified, or a leaf is too large for the dense strategy.
+        SolverError: the rank cannot be certified, a leaf is too large for the
+            dense strategy, or ``"orbit"`` was forced on a rep that is not a permutation rep.
         ValueError: an unknown strategy name.
 
     Example:
@@ -97,11 +114,15 @@ def equivariant_basis(rep: Rep, strategy: str | None = None) -> Basis:
         raise ValueError(f"strategy: expected one of {STRATEGIES}, got {strategy!r}")
 
     def compute() -> Basis:
+        index = np.arange(rep.size, dtype=np.int64)[None]
         if strategy == "dense":
-            q = dense_basis(rep)
-            index = np.arange(rep.size, dtype=np.int64)[None]
-            return Basis(rep, [BasisBlock(rep, q, index, "dense")], "dense")
-        blocks = [BasisBlock(b.leaf, leaf_basis(b.leaf), b.index, "dense") for b in block_structure(rep)]
+            return Basis(rep, [BasisBlock(rep, dense_basis(rep), index, "dense")], "dense")
+        if strategy == "orbit":
+            return Basis(rep, [BasisBlock(rep, orbit_basis(rep), index, "orbit")], "orbit")
+        blocks = []
+        for b in block_structure(rep):
+            q, how = leaf_basis(b.leaf)
+            blocks.append(BasisBlock(b.leaf, q, b.index, how))
         return Basis(rep, blocks, "block")
 
     return _BASES.get_or_compute((rep, strategy), compute)

@@ -1,0 +1,275 @@
+r"""Train and evaluate a regression model on (x, y) datasets: :func:`fit` (Adam) and :func:`evaluate` (MSE).
+
+Both work with any ``torch.nn.Module`` and any dataset of ``(x, y)`` pairs;
+the datasets of :mod:`constrainnet.datasets` are read straight from their
+``X``/``Y`` tensors. The loss is the mean squared error in the units of the
+targets,
+
+.. math::
+    \mathrm{MSE} = \frac{1}{N\,d} \sum_{i=1}^{N} \lVert f(x_i) - y_i \rVert^2 ,
+
+with d the number of output entries, so wrap a model that works on
+standardised data in :class:`constrainnet.datasets.Standardize` first.
+
+Example:
+    >>> import torch
+    >>> from constrainnet.datasets import Dipole, Standardize
+    >>> train, val = Dipole(64, seed=0), Dipole(32, seed=1)
+    >>> _ = torch.manual_seed(0)
+    >>> model = Standardize(torch.nn.Linear(20, 3), train.stats)
+    >>> history = fit(model, train, val, epochs=3, batch_size=16, progress=False)
+    >>> len(history["train_loss"]), len(history["val_mse"])
+    (3, 3)
+    >>> evaluate(model, val) == history["val_mse"][-1]
+    True
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+
+__all__ = ["fit", "evaluate"]
+
+
+# -- argument checks ----------------------------------------------------------
+def _positive_int(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{what}: expected a positive int, got {type(value).__name__} {value!r}")
+    if value < 1:
+        raise ValueError(f"{what}: expected a positive int, got {value!r}")
+    return int(value)
+
+
+def _nonnegative_float(value: Any, what: str, positive: bool = False) -> float:
+    kind = "positive" if positive else "non-negative"
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{what}: expected a {kind} float, got {type(value).__name__} {value!r}")
+    value = float(value)
+    if not math.isfinite(value) or value < 0 or (positive and value == 0):
+        raise ValueError(f"{what}: expected a finite {kind} float, got {value!r}")
+    return value
+
+
+def _check_model(model: Any, what: str) -> torch.nn.Module:
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"{what}: expected model to be a torch.nn.Module, got {type(model).__name__}")
+    return model
+
+
+def _check_data(data: Any, what: str) -> Any:
+    if not (hasattr(data, "__len__") and hasattr(data, "__getitem__")):
+        raise TypeError(
+            f"{what}: expected a dataset of (x, y) pairs (with __len__ and __getitem__), got {type(data).__name__}"
+        )
+    if len(data) == 0:
+        raise ValueError(f"{what}: expected a non-empty dataset, got {type(data).__name__} of length 0")
+    item = data[0]
+    if not (isinstance(item, (tuple, list)) and len(item) == 2):
+        got = f"{type(item).__name__} of length {len(item)}" if isinstance(item, (tuple, list)) else type(item).__name__
+        raise TypeError(f"{what}: expected dataset items to be (x, y) pairs, got {got}")
+    return data
+
+
+def _target_dtype_device(model: torch.nn.Module, device: Any) -> tuple[torch.dtype, torch.device]:
+    floats = [t for t in list(model.parameters()) + list(model.buffers()) if t.is_floating_point()]
+    dtype = floats[0].dtype if floats else torch.get_default_dtype()
+    if device is not None:
+        return dtype, torch.device(device)
+    return dtype, floats[0].device if floats else torch.device("cpu")
+
+
+# -- batches ------------------------------------------------------------------
+def _batches(data: Any, order: torch.Tensor, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """(x, y) batches of ``data`` in the given order (its X/Y tensors when it has them)."""
+    X, Y = getattr(data, "X", None), getattr(data, "Y", None)
+    fast = isinstance(X, torch.Tensor) and isinstance(Y, torch.Tensor) and len(X) == len(Y) == len(data)
+    for start in range(0, len(order), batch_size):
+        idx = order[start : start + batch_size]
+        if fast:
+            yield X[idx], Y[idx]
+        else:
+            x, y = torch.utils.data.default_collate([data[int(i)] for i in idx])
+            yield torch.as_tensor(x), torch.as_tensor(y)
+
+
+def _check_shapes(out: torch.Tensor, y: torch.Tensor, what: str) -> None:
+    # MSE would broadcast (batch, 1) against (batch,) into (batch, batch): refuse instead.
+    if out.shape != y.shape:
+        raise ValueError(
+            f"{what}: expected model outputs of the targets' shape {tuple(y.shape)}, got {tuple(out.shape)}"
+        )
+
+
+# -- public -------------------------------------------------------------------
+def evaluate(model: torch.nn.Module, data: Any, batch_size: int = 1024, device: Any = None) -> float:
+    r"""The mean squared error of ``model`` on ``data``, in raw target units.
+
+    .. math::
+        \mathrm{MSE} = \frac{1}{N\,d} \sum_{i=1}^{N} \sum_{j=1}^{d} (f(x_i)_j - y_{ij})^2
+
+    The model runs in eval mode without gradients; its previous train/eval
+    mode is restored afterwards. Squared errors are summed in float64.
+
+    Args:
+        model: a ``torch.nn.Module`` mapping (batch, in) to (batch, d).
+        data: a dataset of (x, y) pairs, e.g. a :mod:`constrainnet.datasets` dataset.
+        batch_size: samples per forward pass.
+        device: where to run (default: the model's device); inputs are cast
+            to the model's floating dtype.
+
+    Returns:
+        The MSE as a Python float.
+
+    Raises:
+        TypeError: if model is not a Module, data not a dataset of pairs, or
+            batch_size not an int.
+        ValueError: if data is empty, batch_size < 1, or the model's outputs
+            do not have the targets' shape.
+
+    Example:
+        >>> import torch
+        >>> from constrainnet.datasets import Dipole
+        >>> data = Dipole(10, seed=0)
+        >>> zero = torch.nn.Linear(20, 3)
+        >>> _ = torch.nn.init.zeros_(zero.weight), torch.nn.init.zeros_(zero.bias)
+        >>> abs(evaluate(zero, data) - float((data.Y.double() ** 2).mean())) < 1e-12
+        True
+    """
+    model = _check_model(model, "evaluate")
+    data = _check_data(data, "evaluate")
+    batch_size = _positive_int(batch_size, "evaluate: batch_size")
+    dtype, device = _target_dtype_device(model, device)
+    was_training = model.training
+    model.eval()
+    total = torch.zeros((), dtype=torch.float64, device=device)
+    count = 0
+    try:
+        with torch.no_grad():
+            for x, y in _batches(data, torch.arange(len(data)), batch_size):
+                x, y = x.to(device=device, dtype=dtype), y.to(device=device, dtype=dtype)
+                out = model(x)
+                _check_shapes(out, y, "evaluate")
+                total += ((out - y).double() ** 2).sum()
+                count += y.numel()
+    finally:
+        model.train(was_training)
+    return float(total) / count
+
+
+def fit(
+    model: torch.nn.Module,
+    train: Any,
+    val: Any = None,
+    epochs: int = 100,
+    lr: float = 3e-3,
+    batch_size: int = 64,
+    seed: int = 0,
+    device: Any = None,
+    progress: bool = True,
+    weight_decay: float = 0.0,
+) -> dict[str, list[float]]:
+    r"""Train ``model`` on ``train`` by Adam on the mean squared error.
+
+    Each epoch visits every sample once, in an order drawn from a
+    ``torch.Generator`` seeded with ``seed`` (so a run is reproducible from
+    the seed and the model's initial parameters), in batches of
+    ``batch_size`` (the last one may be smaller). The per-step loss is
+    mean((f(x) − y)²) over the batch and the output entries. The model is
+    trained in train mode and left in the mode it was given in.
+
+    Args:
+        model: a ``torch.nn.Module`` with trainable parameters; moved to
+            ``device`` when one is given.
+        train: the training dataset of (x, y) pairs.
+        val: an optional validation dataset, evaluated by :func:`evaluate`
+            after every epoch.
+        epochs: number of passes over ``train``.
+        lr: Adam's learning rate.
+        batch_size: samples per step.
+        seed: seed of the shuffling.
+        device: where to train (default: the model's device).
+        progress: show a tqdm progress bar with the current loss (stderr).
+        weight_decay: Adam's L2 penalty.
+
+    Returns:
+        The history: ``{"train_loss": [...]}`` with the mean training loss of
+        each epoch (averaged over its steps, weighted by batch size), and
+        ``"val_mse"`` (the validation MSE after each epoch) when ``val`` is given.
+
+    Raises:
+        TypeError: if an argument has the wrong type (e.g. a float epochs).
+        ValueError: if epochs, batch_size or lr are not positive, weight_decay
+            is negative, a dataset is empty, the model has no trainable
+            parameters, or its outputs do not have the targets' shape.
+        FloatingPointError: if the training loss of an epoch is not finite.
+
+    Example:
+        >>> import torch
+        >>> from constrainnet.datasets import Dipole, Standardize
+        >>> _ = torch.manual_seed(0)
+        >>> model = Standardize(torch.nn.Linear(20, 3), Dipole(64).stats)
+        >>> history = fit(model, Dipole(64), epochs=2, batch_size=32, progress=False)
+        >>> sorted(history), len(history["train_loss"])
+        (['train_loss'], 2)
+    """
+    model = _check_model(model, "fit")
+    train = _check_data(train, "fit: train")
+    if val is not None:
+        val = _check_data(val, "fit: val")
+    epochs = _positive_int(epochs, "fit: epochs")
+    batch_size = _positive_int(batch_size, "fit: batch_size")
+    lr = _nonnegative_float(lr, "fit: lr", positive=True)
+    weight_decay = _nonnegative_float(weight_decay, "fit: weight_decay")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise TypeError(f"fit: seed: expected a non-negative int, got {type(seed).__name__} {seed!r}")
+    if not isinstance(progress, bool):
+        raise TypeError(f"fit: progress: expected a bool, got {type(progress).__name__} {progress!r}")
+    if device is not None:
+        model.to(device)
+    dtype, device = _target_dtype_device(model, device)
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("fit: expected a model with trainable parameters, got none")
+
+    from tqdm import tqdm  # optional dependency: imported where used
+
+    optimizer = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    generator = torch.Generator().manual_seed(int(seed))
+    history: dict[str, list[float]] = {"train_loss": []}
+    if val is not None:
+        history["val_mse"] = []
+    was_training = model.training
+    bar = tqdm(range(epochs), desc="fit", unit="epoch", disable=not progress)
+    try:
+        for epoch in bar:
+            model.train()
+            total = torch.zeros((), dtype=torch.float64, device=device)
+            for x, y in _batches(train, torch.randperm(len(train), generator=generator), batch_size):
+                x, y = x.to(device=device, dtype=dtype), y.to(device=device, dtype=dtype)
+                out = model(x)
+                _check_shapes(out, y, "fit")
+                loss = torch.mean((out - y) ** 2)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                total += loss.detach().double() * len(x)  # no host sync per step
+            epoch_loss = float(total) / len(train)
+            if not math.isfinite(epoch_loss):
+                raise FloatingPointError(
+                    f"fit: expected a finite training loss, got {epoch_loss} at epoch {epoch + 1}; "
+                    f"try a lower lr (now {lr:g})"
+                )
+            history["train_loss"].append(epoch_loss)
+            postfix = {"loss": f"{epoch_loss:.4g}"}
+            if val is not None:
+                history["val_mse"].append(evaluate(model, val, device=device))
+                postfix["val_mse"] = f"{history['val_mse'][-1]:.4g}"
+            bar.set_postfix(postfix)
+    finally:
+        bar.close()
+        model.train(was_training)
+    return history
