@@ -12,6 +12,7 @@ from torch import nn
 
 from ..errors import RepMismatchError
 from ..reps import Rep
+from .assembly import BlockLayout, assemble_weight
 from .plan import BASIS_FORMAT_VERSION, LinearPlan
 
 __all__ = ["Linear", "check_input"]
@@ -44,7 +45,8 @@ class Linear(nn.Module):
     bias b = Q_out β lies in the invariant subspace of ``rep_out``.
 
     In training mode the layer assembles W from the coefficients at each call
-    (a few small matrix products per block pair, differentiable); in eval mode
+    (one small matrix product per block pair, as a single autograd node:
+    :func:`~constrainnet.nn.assembly.assemble_weight`); in eval mode
     under ``torch.no_grad()`` it caches W, rebuilt after any parameter change.
     ``export()`` gives a plain ``torch.nn.Linear``.
 
@@ -102,8 +104,11 @@ class Linear(nn.Module):
                 for p in plan.pairs
             ]
         )
+        self._layout = []
         for t, p in enumerate(plan.pairs):
             self._register_basis(f"basis_{t}", p.basis, factory)
+            inp, out = plan.inputs[p.i], plan.outputs[p.j]
+            self._layout.append(BlockLayout(out.offset, out.mult, out.rep.size, inp.offset, inp.mult, inp.rep.size, p.r))
         if bias:
             q = np.asarray(rep_out.equivariant_basis())
             self._register_basis("bias_basis", q, factory)
@@ -142,21 +147,11 @@ class Linear(nn.Module):
 
     def weight(self) -> torch.Tensor:
         """The dense (out, in) weight W = Σ_k C_k ⊗ B_k, assembled block by block (differentiable)."""
-        plan = self._plan
-        ref = self._reference()
-        rows = []
-        by_pair = {(p.i, p.j): t for t, p in enumerate(plan.pairs)}
-        for j, out in enumerate(plan.outputs):
-            row = []
-            for i, inp in enumerate(plan.inputs):
-                t = by_pair.get((i, j))
-                if t is None:
-                    row.append(ref.new_zeros(out.size, inp.size))
-                else:
-                    block = torch.einsum("kpq,koi->poqi", self.coefficients[t], getattr(self, f"basis_{t}"))
-                    row.append(block.reshape(out.size, inp.size))
-            rows.append(torch.cat(row, dim=1))
-        return torch.cat(rows, dim=0)
+        if not self._layout:
+            ref = self._reference()
+            return ref.new_zeros(self.out_features, self.in_features)
+        bases = [getattr(self, f"basis_{t}") for t in range(len(self._layout))]
+        return assemble_weight((self.out_features, self.in_features), self._layout, bases, list(self.coefficients))
 
     def bias(self) -> torch.Tensor | None:
         """The bias Q_out β (in the invariant subspace of rep_out), or None."""

@@ -1,0 +1,103 @@
+"""Layer speed: our equivariant Linear and EMLP against plain torch modules of the same shape.
+
+Measured interleaved in one run (ours, plain, ours, plain, ...), median of
+--rounds rounds of --iters calls each, so both see the same machine load:
+
+- train: forward + backward of ``cn.nn.Linear`` vs ``torch.nn.Linear`` (SO(3)
+  hidden reps ``uniform_rep(ch)``, batch 512);
+- eval: forward under ``torch.no_grad()`` in eval mode (cached weight);
+- step: one Adam step of ``cn.nn.EMLP`` vs ``cn.nn.MLP`` (Inertia shape:
+  O(3), ``5*V**0 + 5*V -> V**2``, 3 layers of width ch, batch 512).
+
+Run: python benchmarks/layers.py [--device cuda] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+
+import constrainnet as cn
+from constrainnet.groups import O, SO
+from constrainnet.nn import uniform_rep
+
+
+def interleaved(fa, fb, rounds, iters, sync):
+    for _ in range(3):
+        fa(), fb()
+    ta, tb = [], []
+    for _ in range(rounds):
+        for f, acc in ((fa, ta), (fb, tb)):
+            sync()
+            t0 = time.perf_counter()
+            for _ in range(iters):
+                f()
+            sync()
+            acc.append((time.perf_counter() - t0) / iters)
+    return statistics.median(ta), statistics.median(tb)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--batch", type=int, default=512)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--iters", type=int, default=10)
+    parser.add_argument("--channels", type=int, nargs="+", default=[256, 384])
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    torch.manual_seed(0)
+    print(f"device {device}, threads {args.threads}, batch {args.batch}, float32")
+    print(f"{'case':<34} {'ours ms':>9} {'plain ms':>9} {'ratio':>7}")
+    for ch in args.channels:
+        rep = uniform_rep(ch, SO(3))
+        ours = cn.nn.Linear(rep, rep, device=device)
+        plain = torch.nn.Linear(rep.size, rep.size, device=device)
+        x = torch.randn(args.batch, rep.size, device=device)
+
+        def train_step(m):
+            return lambda: m(x).sum().backward()
+
+        a, b = interleaved(train_step(ours), train_step(plain), args.rounds, args.iters, sync)
+        print(f"{f'Linear SO(3) {ch} train fwd+bwd':<34} {a * 1e3:>9.3f} {b * 1e3:>9.3f} {a / b:>6.2f}x")
+        ours.eval(), plain.eval()
+
+        def eval_step(m):
+            def run():
+                with torch.no_grad():
+                    m(x)
+
+            return run
+
+        a, b = interleaved(eval_step(ours), eval_step(plain), args.rounds, args.iters, sync)
+        print(f"{f'Linear SO(3) {ch} eval fwd':<34} {a * 1e3:>9.3f} {b * 1e3:>9.3f} {a / b:>6.2f}x")
+
+    G = O(3)
+    V = cn.V(G)
+    rep_in, rep_out = 5 * V**0 + 5 * V, V**2
+    for ch in args.channels:
+        models = [cn.nn.EMLP(rep_in, rep_out, group=G, ch=ch, num_layers=3, device=device), cn.nn.MLP(rep_in, rep_out, group=G, ch=ch, num_layers=3, device=device)]
+        x = torch.randn(args.batch, rep_in.size, device=device)
+        y = torch.randn(args.batch, rep_out.size, device=device)
+        steps = []
+        for m in models:
+            opt = torch.optim.Adam(m.parameters(), lr=1e-3)
+
+            def step(m=m, opt=opt):
+                opt.zero_grad()
+                ((m(x) - y) ** 2).mean().backward()
+                opt.step()
+
+            steps.append(step)
+        a, b = interleaved(steps[0], steps[1], args.rounds, max(1, args.iters // 2), sync)
+        print(f"{f'EMLP vs MLP O(3) ch {ch} Adam step':<34} {a * 1e3:>9.3f} {b * 1e3:>9.3f} {a / b:>6.2f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,87 @@
+"""Solver speed: our strategies against the dense reference and EMLP's recorded times.
+
+Each case is solved cold (in-memory cache cleared) and timed once per repeat
+(best of --repeats). Where the dense strategy can run (size ≤ --dense-max), it
+is timed too and the ratio dense/ours printed. EMLP's time for the same case is
+read from ../shared/anchors/emlp/results_basis.jsonl (first call in a fresh
+process, measured on a 2-core machine of this kind) when that file is present.
+
+Run: python benchmarks/solver.py [--dense-max 4096] [--repeats 3] [--only S8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import constrainnet as cn
+from constrainnet.groups import P4M, S, SO
+from constrainnet.nn import uniform_rep
+from constrainnet.solver import cache_clear, equivariant_basis
+
+EMLP_RESULTS = Path(__file__).resolve().parents[2] / "shared" / "anchors" / "emlp" / "results_basis.jsonl"
+
+
+def cases():
+    V3 = cn.V(SO(3))
+    hidden = 100 * V3**0 + 30 * V3 + 10 * V3**2 + 3 * V3**3
+    u256 = uniform_rep(256, SO(3))
+    out = [
+        ("SO3:hidden>>hidden", "(100*V**0+30*V+10*V**2+3*V**3)>>(same)", hidden >> hidden, None),
+        ("SO3:uniform_rep(256)>>uniform_rep(256)", "uniform_rep(256)>>uniform_rep(256)", u256 >> u256, "SO3:uniform_rep(256)>>uniform_rep(256)"),
+        ("SO3:V**3>>V**3", "V**3>>V**3", V3**3 >> V3**3, None),
+        ("SO3:(V**2+V)>>(V**2+V)", "(V**2+V)>>(V**2+V)", (V3**2 + V3) >> (V3**2 + V3), "SO3:(V**2+V)>>(V**2+V)"),
+    ]
+    for n in (5, 8):
+        W = cn.V(S(n))
+        out.append((f"S{n}:V**2>>V**2", "V**2>>V**2", W**2 >> W**2, f"S{n}:V**2>>V**2"))
+        out.append((f"S{n}:V**3>>V", "V**3>>V", W**3 >> W, f"S{n}:V**3>>V"))
+    P = cn.V(P4M(32))
+    out.append(("P4M32:V>>V", "V>>V (1,048,576 dims)", P >> P, None))
+    return out
+
+
+def timed(rep, strategy, repeats):
+    best, dim = float("inf"), None
+    for _ in range(repeats):
+        cache_clear()
+        t0 = time.perf_counter()
+        Q = equivariant_basis(rep, strategy)
+        best = min(best, time.perf_counter() - t0)
+        dim, used = Q.dim, Q.strategy
+    return best, dim, used
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dense-max", type=int, default=4096, help="largest rep size solved densely for the ratio")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--only", default="", help="run cases whose name contains this")
+    args = parser.parse_args()
+    emlp = {}
+    if EMLP_RESULTS.exists():
+        for line in EMLP_RESULTS.read_text().splitlines():
+            row = json.loads(line)
+            emlp[row["case"]] = row.get("seconds_first_call")
+    header = f"{'case':<40} {'size':>9} {'dim':>6} {'strategy':>8} {'ours s':>9} {'dense s':>9} {'dense/ours':>10} {'EMLP s':>8} {'EMLP/ours':>9}"
+    print(header)
+    print("-" * len(header))
+    for name, text, rep, emlp_key in cases():
+        if args.only not in name:
+            continue
+        t, dim, used = timed(rep, None, args.repeats)
+        dense = ratio = "n/a"
+        if rep.size <= args.dense_max:
+            td, dim_dense, _ = timed(rep, "dense", 1)
+            assert dim_dense == dim, f"{name}: dense dim {dim_dense} != {dim}"
+            dense, ratio = f"{td:.4f}", f"{td / t:.1f}x"
+        e = emlp.get(emlp_key) if emlp_key else None
+        e_text = f"{e:.2f}" if isinstance(e, (int, float)) else "n/a"
+        e_ratio = f"{e / t:.0f}x" if isinstance(e, (int, float)) else "n/a"
+        print(f"{name:<40} {rep.size:>9} {dim:>6} {used:>8} {t:>9.4f} {dense:>9} {ratio:>10} {e_text:>8} {e_ratio:>9}")
+
+
+if __name__ == "__main__":
+    main()
