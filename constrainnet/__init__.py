@@ -11,8 +11,8 @@ Example:
     1
 """
 
-from . import groups, nn, reps, solver, testing
-from .errors import ConstrainnetError, GroupError, RepError, RepMismatchError, SolverError
+from . import datasets, groups, nn, reps, solver, testing, train
+from .errors import ConstrainnetError, GroupError, ParseError, RepError, RepMismatchError, SolverError
 from .reps import PseudoScalar, Rep, Scalar, T, V
 from .solver import cache_clear, equivariant_basis, equivariant_projector
 
@@ -22,6 +22,8 @@ __all__ = [
     "groups",
     "nn",
     "testing",
+    "datasets",
+    "train",
     "reps",
     "solver",
     "Rep",
@@ -34,6 +36,7 @@ __all__ = [
     "cache_clear",
     "ConstrainnetError",
     "GroupError",
+    "ParseError",
     "RepError",
     "RepMismatchError",
     "SolverError",

@@ -13,6 +13,7 @@ __all__ = [
     "RepError",
     "RepMismatchError",
     "SolverError",
+    "ParseError",
 ]
 
 
@@ -46,3 +47,20 @@ class SolverError(ConstrainnetError, RuntimeError):
     The message carries the residual and the singular-value gap that made the
     rank undecidable, so the caller can tell a bad group from a hard case.
     """
+
+
+class ParseError(ConstrainnetError, ValueError):
+    """A group name or rep expression given as text could not be parsed.
+
+    The message names the position in the text, what was expected and what
+    was found, e.g. ``unknown group 'SO3x' at position 0 of 'SO3x'; expected one of SO(n), ...``.
+
+    Attributes:
+        text: the text that failed to parse (None when not known).
+        position: the 0-based character offset of the problem in ``text`` (or None).
+    """
+
+    def __init__(self, message: str, text: str | None = None, position: int | None = None) -> None:
+        super().__init__(message)
+        self.text = text
+        self.position = position

@@ -27,6 +27,10 @@ DEFAULT_MAX_ORDER = 50_000
 # this spacing; products of exact generators drift by ~1e-14, far below it.
 ELEMENT_GRID = 1e-7
 
+# Elements of a finite group given by generators stay bounded; an entry past
+# this means a generator of infinite order (its powers grow without end).
+_ELEMENT_BOUND = 1e8
+
 # Tolerance of membership tests (orthogonality, Lie algebra spans, ...).
 MEMBERSHIP_ATOL = 1e-8
 
@@ -71,9 +75,10 @@ class Group:
         d: int | None = None,
     ) -> None:
         d0 = d
-        for value in (discrete_generators, lie_algebra):
-            if d0 is None and value is not None and np.size(value) and np.ndim(value) >= 2:
-                d0 = int(np.shape(value)[-1])
+        for what, value in (("discrete_generators", discrete_generators), ("lie_algebra", lie_algebra)):
+            if d0 is None and value is not None:
+                stack = as_generator_stack(value, what, None) if np.size(_as_float(value, what)) else None
+                d0 = stack.shape[1] if stack is not None else None
         if d0 is None:
             raise GroupError("Group: expected non-empty generators or a dimension d, got neither")
         gens = as_generator_stack(discrete_generators, "discrete_generators", d0)
@@ -100,9 +105,9 @@ class Group:
         self._name = name
         self._elements: np.ndarray | None = None
         self._perm_elements: np.ndarray | None = None
-        k = len(perms) if perms is not None else len(gens)
         if gens is None and perms is None:
             self._gens = gens = as_generator_stack(None, "discrete_generators", d)
+        k = len(perms) if perms is not None else len(gens)
         if perms is not None:
             self._digest = digest_arrays("perm", self._d, perms, lie)
         else:
@@ -378,6 +383,13 @@ class Group:
         self._perm_elements = None
 
 
+def _as_float(value: Any, what: str) -> np.ndarray:
+    try:
+        return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise GroupError(f"{what}: expected a numeric (k, d, d) array, got a ragged or non-numeric {type(value).__name__}") from exc
+
+
 def _element_key(g: np.ndarray) -> bytes:
     return np.rint(np.asarray(g) / ELEMENT_GRID).astype(np.int64).tobytes()
 
@@ -417,6 +429,11 @@ def _closure_matrices(gens: np.ndarray, max_order: int, group: Group) -> np.ndar
         for g in frontier:
             for h in gens:
                 p = h @ g
+                if not np.all(np.abs(p) < _ELEMENT_BOUND):
+                    raise GroupError(
+                        f"{group!r} has more than {max_order} elements (a generator of infinite order: "
+                        f"entries grow past {_ELEMENT_BOUND:g}); expected a finite group"
+                    )
                 key = _element_key(p)
                 if key not in seen:
                     seen.add(key)

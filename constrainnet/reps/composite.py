@@ -29,6 +29,11 @@ def _wrap(rep: Rep) -> str:
     return f"({rep!r})" if isinstance(rep, (SumRep, HomRep)) else repr(rep)
 
 
+def _is_power(rep: Rep) -> bool:
+    """True for a tensor power f**k of one factor, whose repr binds tighter than ``*``."""
+    return isinstance(rep, TensorRep) and all(f == rep.factors[0] for f in rep.factors) and not isinstance(rep.factors[0], (SumRep, HomRep))
+
+
 class SumRep(Rep):
     """A direct sum ⊕ m_i · r_i, with components in the order they were added.
 
@@ -101,7 +106,10 @@ class SumRep(Rep):
     def __repr__(self) -> str:
         parts = []
         for r, m in self._components:
-            text = _wrap(r) if m > 1 else repr(r)
+            if isinstance(r, HomRep) or (m > 1 and isinstance(r, (SumRep, TensorRep)) and not _is_power(r)):
+                text = f"({r!r})"
+            else:
+                text = repr(r)
             parts.append(f"{m}*{text}" if m > 1 else text)
         return " + ".join(parts)
 
@@ -301,7 +309,7 @@ def direct_sum(*reps: Rep) -> Rep:
 
 
 def repeat(rep: Rep, n: int) -> Rep:
-    """``n`` copies of ``rep`` (``n * rep``).
+    """``n`` copies of ``rep`` (``n * rep``), one after the other: ``2*(a + b)`` is ``a + b + a + b``.
 
     Raises:
         RepError: if n is not a positive int.
@@ -310,7 +318,10 @@ def repeat(rep: Rep, n: int) -> Rep:
         raise RepError(f"multiplicity: expected a positive int, got {n!r}")
     if n == 1:
         return rep
-    return SumRep([(r, m * int(n)) for r, m in _components_of(rep)])
+    comps = _components_of(rep)
+    if len(comps) == 1:
+        return SumRep([(comps[0][0], comps[0][1] * int(n))])
+    return SumRep(list(comps) * int(n))  # n*(a + b) = a + b + a + b: the whole sum, repeated
 
 
 def _flat_factors(rep: Rep) -> list[Rep]:

@@ -42,9 +42,9 @@ def canonical_basis(q0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
     Example:
         >>> import numpy as np
-        >>> q, piv = canonical_basis(np.array([[0.6], [-0.8]]))
-        >>> q.ravel().tolist(), piv.tolist()
-        [[-0.6, 0.8], [0]]
+        >>> q, piv = canonical_basis(np.array([[-0.6], [0.8]]))  # sign fixed: positive at the pivot
+        >>> np.round(q.ravel(), 12).tolist(), piv.tolist()
+        ([0.6, -0.8], [0])
     """
     n, r = q0.shape
     if r == 0:

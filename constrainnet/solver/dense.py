@@ -30,7 +30,12 @@ DENSE_MAX_SIZE = 8192
 
 
 def constraint_matrix(rep: Rep) -> np.ndarray:
-    """The stacked constraints [ρ(h₁) − I; …; dρ(A₁); …], each scaled to unit max-row-sum.
+    """The stacked constraints [ρ(h₁) − I; …; dρ(A₁); …], each scaled by the size of its generator.
+
+    ρ(h) − I is divided by max(1, ‖ρ(h)‖) and dρ(A) by max(‖A‖, ‖dρ(A)‖)
+    (max-row-sum norms): a constraint that is only rounding noise (such as
+    ρ(h) − I for h = −I on V⊗V, computed from cos π and sin π) stays at noise
+    level instead of being blown up to unit size.
 
     Returns:
         A (c·N, N) float64 array whose nullspace is the equivariant subspace.
@@ -38,16 +43,16 @@ def constraint_matrix(rep: Rep) -> np.ndarray:
     n = rep.size
     G = rep.G
     eye = np.eye(n)
-    blocks = []
-    for h in G.discrete_generators:
-        blocks.append(rep.rho(h) - eye)
-    for a in G.lie_algebra:
-        blocks.append(rep.drho(a))
     scaled = []
-    for b in blocks:
-        norm = np.abs(b).sum(axis=1).max()
-        if norm > 0:
-            scaled.append(b / norm)
+    for h in G.discrete_generators:
+        rho = rep.rho(h)
+        scale = max(1.0, float(np.abs(rho).sum(axis=1).max()))
+        scaled.append((rho - eye) / scale)
+    for a in G.lie_algebra:
+        d = rep.drho(a)
+        scale = max(float(np.abs(a).sum(axis=1).max()), float(np.abs(d).sum(axis=1).max()))
+        if scale > 0:
+            scaled.append(d / scale)
     return np.concatenate(scaled) if scaled else np.zeros((0, n))
 
 
@@ -61,9 +66,9 @@ def _gram_nullspace(m: np.ndarray) -> np.ndarray | None:
     """
     gram = m.T @ m
     lam, vecs = np.linalg.eigh(gram)
-    lam_max = lam[-1]
-    if lam_max <= 0:
-        return np.eye(m.shape[1])
+    # Constraints are scaled to their generators' size, so thresholds are taken
+    # relative to at least 1: all-noise constraints then count as zero.
+    lam_max = max(float(lam[-1]), 1.0)
     is_null = lam <= GRAM_NULL_RTOL * lam_max
     nonzero = lam[~is_null]
     if len(nonzero) and nonzero.min() < CERTIFY_RTOL**2 * lam_max:
@@ -81,7 +86,7 @@ def _svd_nullspace(m: np.ndarray, rep: Rep) -> np.ndarray:
     _, s, vt = scipy.linalg.svd(r_factor, full_matrices=True, check_finite=False)
     s_full = np.zeros(n)
     s_full[: len(s)] = s
-    s_max = s_full[0]
+    s_max = max(float(s_full[0]), 1.0)
     is_null = s_full <= NULL_RTOL * s_max
     undecided = (~is_null) & (s_full < CERTIFY_RTOL * s_max)
     if np.any(undecided):
