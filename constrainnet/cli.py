@@ -146,7 +146,10 @@ def _add_model_options(p: argparse.ArgumentParser, ch: int, layers: int) -> None
     p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default: cpu)")
     p.add_argument("--seed", type=_nonnegative, default=0, help="seed of data, parameters and shuffling (default: 0)")
     p.add_argument(
-        "--progress", action=argparse.BooleanOptionalAction, default=True, help="show progress bars on stderr"
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=sys.stderr.isatty(),
+        help="show progress bars on stderr (default: when stderr is a terminal)",
     )
 
 

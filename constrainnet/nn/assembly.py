@@ -35,10 +35,14 @@ class _Assemble(torch.autograd.Function):
         ref = coeffs[0]
         weight = ref.new_zeros(shape)
         for lay, c, basis in zip(layout, coeffs, bases):
+            block = weight[lay.row : lay.row + lay.n * lay.b, lay.col : lay.col + lay.m * lay.a].view(lay.n, lay.b, lay.m, lay.a)
+            if lay.r == 1:
+                # W[p, o, q, i] = C[p, q] B[o, i]: one broadcast product, written in place
+                torch.mul(c.view(lay.n, 1, lay.m, 1), basis.view(1, lay.b, 1, lay.a), out=block)
+                continue
             # M[(p, q), (o, i)] = Σ_k C[k, p, q] B[k, o, i]
             prod = c.reshape(lay.r, lay.n * lay.m).t() @ basis.reshape(lay.r, lay.b * lay.a)
-            block = weight[lay.row : lay.row + lay.n * lay.b, lay.col : lay.col + lay.m * lay.a]
-            block.view(lay.n, lay.b, lay.m, lay.a).copy_(prod.view(lay.n, lay.m, lay.b, lay.a).permute(0, 2, 1, 3))
+            block.copy_(prod.view(lay.n, lay.m, lay.b, lay.a).permute(0, 2, 1, 3))
         ctx.layout = layout
         ctx.bases = bases
         return weight
@@ -51,6 +55,10 @@ class _Assemble(torch.autograd.Function):
                 grads.append(None)
                 continue
             block = grad[lay.row : lay.row + lay.n * lay.b, lay.col : lay.col + lay.m * lay.a]
+            if lay.r == 1:
+                gc = (block.view(lay.n, lay.b, lay.m, lay.a) * basis.view(1, lay.b, 1, lay.a)).sum(dim=(1, 3))
+                grads.append(gc.view(1, lay.n, lay.m))
+                continue
             g = block.reshape(lay.n, lay.b, lay.m, lay.a).permute(0, 2, 1, 3).reshape(lay.n * lay.m, lay.b * lay.a)
             gc = g @ basis.reshape(lay.r, lay.b * lay.a).t()  # (n·m, r)
             grads.append(gc.t().reshape(lay.r, lay.n, lay.m))

@@ -86,8 +86,8 @@ def test_family_dimension_is_the_character_count(family, n, name):
 
 @pytest.mark.parametrize(
     "a, b",
-    [(V, V), (V + V0, V**2 + 2 * V), (V**2, V**2), (2 * V0 + V, V**2 + V), (PS * V, V)],
-    ids=["V>>V", "(V+V**0)>>(V**2+2V)", "V**2>>V**2", "(2V**0+V)>>(V**2+V)", "PS*V>>V"],
+    [(V, V), (V + V0, V**2 + 2 * V), (V**2, V), (2 * V0 + V, V**2 + V), (PS * V, V)],
+    ids=["V>>V", "(V+V**0)>>(V**2+2V)", "V**2>>V", "(2V**0+V)>>(V**2+V)", "PS*V>>V"],
 )
 @pytest.mark.parametrize("entry", params([e for e in FINITE if e.id in ("D4", "S4", "C4xS3", "Z6", "C3")]))
 def test_hom_dimension_is_the_hom_character_count(entry, a, b):
