@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import scipy.sparse
 
 from ..errors import RepError, RepMismatchError
 from ..groups import Group, Subgroup
@@ -60,6 +61,12 @@ class Rep:
     def _rho_apply(self, g: np.ndarray, x: np.ndarray) -> np.ndarray:
         return x @ self._rho(g).T
 
+    def _rho_sparse(self, g: np.ndarray) -> scipy.sparse.csr_matrix:
+        return scipy.sparse.csr_matrix(self._rho(g))
+
+    def _drho_sparse(self, a: np.ndarray) -> scipy.sparse.csr_matrix:
+        return scipy.sparse.csr_matrix(self._drho(a))
+
     def _drho_apply(self, a: np.ndarray, x: np.ndarray) -> np.ndarray:
         return x @ self._drho(a).T
 
@@ -95,6 +102,14 @@ class Rep:
     def drho(self, a: Any) -> np.ndarray:
         """The (size, size) matrix dρ(A) of a Lie algebra element A (d, d)."""
         return self._drho(self._check_element(a, "drho"))
+
+    def rho_sparse(self, g: Any) -> scipy.sparse.csr_matrix:
+        """ρ(g) as a scipy.sparse CSR matrix, built from the structure (Kronecker products stay sparse)."""
+        return self._rho_sparse(self._check_element(g, "rho_sparse"))
+
+    def drho_sparse(self, a: Any) -> scipy.sparse.csr_matrix:
+        """dρ(A) as a scipy.sparse CSR matrix, built from the structure (Kronecker sums stay sparse)."""
+        return self._drho_sparse(self._check_element(a, "drho_sparse"))
 
     def rho_apply(self, g: Any, x: Any) -> np.ndarray:
         """ρ(g) applied to the last axis of x, without forming ρ(g) for structured reps.

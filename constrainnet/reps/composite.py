@@ -7,6 +7,7 @@ from typing import Sequence
 
 import numpy as np
 import scipy.linalg
+import scipy.sparse
 
 from ..errors import RepError, RepMismatchError
 from ..groups import Group
@@ -76,6 +77,12 @@ class SumRep(Rep):
     def _drho(self, a: np.ndarray) -> np.ndarray:
         return scipy.linalg.block_diag(*(r._drho(a) for r, m in self._components for _ in range(m)))
 
+    def _rho_sparse(self, g: np.ndarray) -> scipy.sparse.csr_matrix:
+        return scipy.sparse.block_diag([r._rho_sparse(g) for r, m in self._components for _ in range(m)], format="csr")
+
+    def _drho_sparse(self, a: np.ndarray) -> scipy.sparse.csr_matrix:
+        return scipy.sparse.block_diag([r._drho_sparse(a) for r, m in self._components for _ in range(m)], format="csr")
+
     def _apply(self, fn: str, m: np.ndarray, x: np.ndarray) -> np.ndarray:
         out = np.empty_like(x)
         for (rep, mult), start, stop in zip(self._components, self._offsets, self._offsets[1:]):
@@ -136,6 +143,18 @@ class _KronRep(Rep):
         total = np.zeros((self.size, self.size))
         for i, m in enumerate(mats):
             total += functools.reduce(np.kron, eyes[:i] + [m] + eyes[i + 1 :])
+        return total
+
+    def _rho_sparse(self, g: np.ndarray) -> scipy.sparse.csr_matrix:
+        return functools.reduce(lambda a, b: scipy.sparse.kron(a, b, format="csr"), [f._rho_sparse(g) for f in self.tensor_factors])
+
+    def _drho_sparse(self, a: np.ndarray) -> scipy.sparse.csr_matrix:
+        factors = self.tensor_factors
+        total = scipy.sparse.csr_matrix((self.size, self.size))
+        for i, f in enumerate(factors):
+            left = scipy.sparse.identity(int(np.prod([g.size for g in factors[:i]])), format="csr")
+            right = scipy.sparse.identity(int(np.prod([g.size for g in factors[i + 1 :]])), format="csr")
+            total = total + scipy.sparse.kron(scipy.sparse.kron(left, f._drho_sparse(a)), right, format="csr")
         return total
 
     def _per_axis(self, fn: str, m: np.ndarray, x: np.ndarray, summed: bool) -> np.ndarray:

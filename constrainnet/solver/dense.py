@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.linalg
+import scipy.sparse
 
 from ..errors import SolverError
 from ..reps import Rep
@@ -29,31 +30,32 @@ GRAM_NULL_RTOL = 1e-11
 DENSE_MAX_SIZE = 8192
 
 
-def constraint_matrix(rep: Rep) -> np.ndarray:
+def constraint_matrix(rep: Rep) -> scipy.sparse.csr_matrix:
     """The stacked constraints [ρ(h₁) − I; …; dρ(A₁); …], each scaled by the size of its generator.
 
     ρ(h) − I is divided by max(1, ‖ρ(h)‖) and dρ(A) by max(‖A‖, ‖dρ(A)‖)
     (max-row-sum norms): a constraint that is only rounding noise (such as
     ρ(h) − I for h = −I on V⊗V, computed from cos π and sin π) stays at noise
-    level instead of being blown up to unit size.
+    level instead of being blown up to unit size. Built sparse from the rep's
+    structure (Kronecker products of small factors are sparse).
 
     Returns:
-        A (c·N, N) float64 array whose nullspace is the equivariant subspace.
+        A (c·N, N) scipy.sparse CSR matrix whose nullspace is the equivariant subspace.
     """
     n = rep.size
     G = rep.G
-    eye = np.eye(n)
+    eye = scipy.sparse.identity(n, format="csr")
     scaled = []
     for h in G.discrete_generators:
-        rho = rep.rho(h)
-        scale = max(1.0, float(np.abs(rho).sum(axis=1).max()))
+        rho = rep.rho_sparse(h)
+        scale = max(1.0, float(abs(rho).sum(axis=1).max()))
         scaled.append((rho - eye) / scale)
     for a in G.lie_algebra:
-        d = rep.drho(a)
-        scale = max(float(np.abs(a).sum(axis=1).max()), float(np.abs(d).sum(axis=1).max()))
+        d = rep.drho_sparse(a)
+        scale = max(float(np.abs(a).sum(axis=1).max()), float(abs(d).sum(axis=1).max()) if d.nnz else 0.0)
         if scale > 0:
             scaled.append(d / scale)
-    return np.concatenate(scaled) if scaled else np.zeros((0, n))
+    return scipy.sparse.vstack(scaled, format="csr") if scaled else scipy.sparse.csr_matrix((0, n))
 
 
 def _gram_nullspace(m: np.ndarray) -> np.ndarray | None:
@@ -64,7 +66,7 @@ def _gram_nullspace(m: np.ndarray) -> np.ndarray | None:
     other direction with σ ≥ CERTIFY_RTOL·σ_max — and None otherwise, so the
     caller falls back to the QR + SVD path.
     """
-    gram = m.T @ m
+    gram = (m.T @ m).toarray()
     lam, vecs = np.linalg.eigh(gram)
     # Constraints are scaled to their generators' size, so thresholds are taken
     # relative to at least 1: all-noise constraints then count as zero.
@@ -82,6 +84,7 @@ def _gram_nullspace(m: np.ndarray) -> np.ndarray | None:
 def _svd_nullspace(m: np.ndarray, rep: Rep) -> np.ndarray:
     """Reference path: QR of the stacked constraints, SVD of the triangular factor."""
     n = m.shape[1]
+    m = m.toarray()
     r_factor = np.linalg.qr(m, mode="r") if m.shape[0] > n else m
     _, s, vt = scipy.linalg.svd(r_factor, full_matrices=True, check_finite=False)
     s_full = np.zeros(n)
