@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from hypothesis import HealthCheck, Phase, settings
 
 # No explain phase: its tracing is slow, and the shrunk example already says what failed.
@@ -40,3 +42,16 @@ settings.register_profile(
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "deterministic"))
 
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_disk_cache(tmp_path_factory):
+    """Solved bases go to a folder of this test session, never to the user's cache."""
+    folder = tmp_path_factory.mktemp("constrainnet-cache")
+    old = os.environ.get("CONSTRAINNET_CACHE_DIR")
+    os.environ["CONSTRAINNET_CACHE_DIR"] = str(folder)
+    yield folder
+    if old is None:
+        os.environ.pop("CONSTRAINNET_CACHE_DIR", None)
+    else:
+        os.environ["CONSTRAINNET_CACHE_DIR"] = old

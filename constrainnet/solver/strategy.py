@@ -11,6 +11,7 @@ from .basis import Basis, BasisBlock, Projector
 from .blocks import block_structure, has_block_structure
 from .cache import BoundedCache
 from .dense import dense_basis
+from .disk_cache import load_or_compute
 from .orbit import orbit_basis, supports_orbits
 
 __all__ = [
@@ -72,8 +73,8 @@ def leaf_basis(leaf: Rep) -> tuple[Any, str]:
             q.setflags(write=False)
             return q, "dense"
         if supports_orbits(leaf):
-            return orbit_basis(leaf), "orbit"
-        return dense_basis(leaf), "dense"
+            return load_or_compute(leaf, "orbit", lambda: orbit_basis(leaf)), "orbit"
+        return load_or_compute(leaf, "dense", lambda: dense_basis(leaf)), "dense"
 
     return _LEAVES.get_or_compute(leaf, compute)
 
@@ -84,7 +85,9 @@ def equivariant_basis(rep: Rep, strategy: str | None = None) -> Basis:
     The subspace is {w : ρ(h) w = w for every discrete generator h, dρ(A) w = 0
     for every Lie algebra generator A}; for a Hom rep ``a >> b`` these w are
     the flattened equivariant maps W (ρ_b(g) W = W ρ_a(g)). Bases are
-    canonical (:mod:`constrainnet.solver.canonical`), cached by rep value.
+    canonical (:mod:`constrainnet.solver.canonical`), cached by rep value in
+    memory, and leaf bases of size ≥ 256 also on disk
+    (:mod:`constrainnet.solver.disk_cache`).
 
     Args:
         rep: the rep.
@@ -116,9 +119,9 @@ def equivariant_basis(rep: Rep, strategy: str | None = None) -> Basis:
     def compute() -> Basis:
         index = np.arange(rep.size, dtype=np.int64)[None]
         if strategy == "dense":
-            return Basis(rep, [BasisBlock(rep, dense_basis(rep), index, "dense")], "dense")
+            return Basis(rep, [BasisBlock(rep, load_or_compute(rep, "dense", lambda: dense_basis(rep)), index, "dense")], "dense")
         if strategy == "orbit":
-            return Basis(rep, [BasisBlock(rep, orbit_basis(rep), index, "orbit")], "orbit")
+            return Basis(rep, [BasisBlock(rep, load_or_compute(rep, "orbit", lambda: orbit_basis(rep)), index, "orbit")], "orbit")
         blocks = []
         for b in block_structure(rep):
             q, how = leaf_basis(b.leaf)
