@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
+import numpy as np
 import torch
-from torch import nn
+import torch.nn.functional as F
 
 from ..errors import RepMismatchError
 from ..reps import Rep, Scalar, ScalarRep, tensor
+from .assembly import Float64Buffers, WeightAssembly
 from .linear import Linear, check_input
-from .plan import Component, components
+from .plan import components
 
 __all__ = ["BiLinear", "bilinear_mid_rep", "MID_ATOM_MAX_SIZE", "MID_COPIES"]
 
@@ -45,18 +48,25 @@ def bilinear_mid_rep(rep_in: Rep) -> Rep:
     return sum(parts[1:], parts[0])
 
 
-class BiLinear(nn.Module):
+class BiLinear(Float64Buffers):
     r"""An equivariant bilinear map y = W_out (u ⊗ v), u = W_1 x, v = W_2 x.
 
     u and v are equivariant linear images of x in a small rep ``rep_mid``; their
-    outer product lies in rep_mid ⊗ rep_mid, formed component pair by
-    component pair as the direct sum ``rep_product`` = Σ m₁m₂ · (c₁ ⊗ c₂) (the
-    same space with its coordinates grouped by block), and mapped to
-    ``rep_out`` by an equivariant linear W_out. Equivalently y = W(x) x with the input-dependent
+    outer product lies in rep_mid ⊗ rep_mid, which as the direct sum
+    ``rep_product`` = Σ m₁m₂ · (c₁ ⊗ c₂) over component pairs (the same space
+    with its coordinates grouped by block) is mapped to ``rep_out`` by an
+    equivariant linear W_out. Equivalently y = W(x) x with the input-dependent
     weight W(x) = W_out (W_1 x ⊗ ·) W_2, equivariant for every x. With scalars
     and vectors in rep_mid this spans products such as q·r, r ⊗ r, r·s and r × s.
     Nothing is random at construction: rep_mid is derived from rep_in
     (:func:`bilinear_mid_rep`) or given.
+
+    The three maps are the Linear submodules ``left`` (W_1, without bias when
+    rep_mid is a single scalar), ``right`` (W_2) and ``out`` (W_out, no bias),
+    which hold the parameters. The forward applies W_1 and W_2 as one stacked
+    matrix, forms u ⊗ v as one outer product, and applies W_out with its
+    columns assembled in that product's coordinate order; in eval mode under
+    ``torch.no_grad()`` these weights are cached, as in :class:`Linear`.
 
     Args:
         rep_in: the input rep.
@@ -86,30 +96,74 @@ class BiLinear(nn.Module):
         factory = {"device": device, "dtype": dtype}
         self.left = Linear(rep_in, rep_mid, bias=not isinstance(rep_mid, ScalarRep), **factory)
         self.right = Linear(rep_in, rep_mid, bias=True, **factory)
-        # u ⊗ v is formed component pair by component pair, so that the products
-        # form a direct sum Σ (m₁m₂)·(c₁ ⊗ c₂) that the output Linear splits into blocks.
-        self._pairs = [(c1, c2) for c1 in components(rep_mid) for c2 in components(rep_mid)]
+        pairs = [(c1, c2) for c1 in components(rep_mid) for c2 in components(rep_mid)]
         self.rep_product = sum(
-            (c1.mult * c2.mult * tensor(c1.rep, c2.rep) for c1, c2 in self._pairs[1:]),
-            self._pairs[0][0].mult * self._pairs[0][1].mult * tensor(self._pairs[0][0].rep, self._pairs[0][1].rep),
+            (c1.mult * c2.mult * tensor(c1.rep, c2.rep) for c1, c2 in pairs[1:]),
+            pairs[0][0].mult * pairs[0][1].mult * tensor(pairs[0][0].rep, pairs[0][1].rep),
         )
         self.out = Linear(self.rep_product, rep_out, bias=False, **factory)
 
+        # the maps that apply left, right and out fused (buffers rebuilt from float64 on casts)
+        factory = {"device": device, "dtype": self.out.coefficients.dtype}
+        mid = rep_mid.size
+        # [W_1; W_2] from the coefficients of left, then right (rows of W_2 below W_1),
+        # and the bias [Q_1 β_1; Q_2 β_2] (Q_1 β_1 = 0 if left has no bias)
+        layout = self.left._layout + [replace(lay, row=lay.row + mid) for lay in self.right._layout]
+        bases = [p.basis for p in self.left._plan.pairs + self.right._plan.pairs]
+        self._factors = WeightAssembly(self, "_factors", (2 * mid, rep_in.size), layout, bases, factory)
+        q_right = np.asarray(rep_mid.equivariant_basis())
+        q_left = q_right if self.left.bias_coefficients is not None else q_right[:, :0]
+        q = np.zeros((2 * mid, q_left.shape[1] + q_right.shape[1]))
+        q[:mid, : q_left.shape[1]], q[mid:, q_left.shape[1] :] = q_left, q_right
+        self._register_float64("_factors_bias_basis", q, factory)
+        # u ⊗ v is formed as one outer product, coordinate (i, j) at i·|mid| + j,
+        # and W_out assembled with its columns in that order: coordinate
+        # (c1, c2, p1, p2, o1, o2) of rep_product is u[copy p1 of c1, o1] · v[copy p2 of c2, o2].
+        order = []
+        for c1, c2 in pairs:
+            p1, p2, o1, o2 = np.meshgrid(np.arange(c1.mult), np.arange(c2.mult), np.arange(c1.rep.size), np.arange(c2.rep.size), indexing="ij")
+            order.append(((c1.offset + p1 * c1.rep.size + o1) * mid + c2.offset + p2 * c2.rep.size + o2).ravel())
+        shape = (self.out.out_features, self.out.in_features)
+        bases = [p.basis for p in self.out._plan.pairs]
+        self._product = WeightAssembly(self, "_product", shape, self.out._layout, bases, factory, np.concatenate(order))
+        self._cache: tuple | None = None
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x, self.rep_in, "BiLinear")
-        u, v = self.left(x), self.right(x)
-        lead = x.shape[:-1]
-        parts = []
-        for c1, c2 in self._pairs:
-            a = _copies(u, c1).unsqueeze(-2).unsqueeze(-1)  # (*, m1, 1, |c1|, 1)
-            b = _copies(v, c2).unsqueeze(-3).unsqueeze(-2)  # (*, 1, m2, 1, |c2|)
-            parts.append((a * b).reshape(*lead, -1))
-        return self.out(torch.cat(parts, dim=-1))
+        return self._bilinear(x)
+
+    def _bilinear(self, x: torch.Tensor, residual: torch.Tensor | None = None) -> torch.Tensor:
+        """y = W_out (u ⊗ v), plus ``residual`` (of y's shape) if given, added inside the last matrix product."""
+        factors, bias, out = self._weights()
+        u, v = F.linear(x, factors, bias).split(self.rep_mid.size, dim=-1)
+        products = (u.unsqueeze(-1) * v.unsqueeze(-2)).flatten(-2)
+        if residual is None:
+            return F.linear(products, out)
+        if products.ndim == 2:
+            return torch.addmm(residual, products, out.t())
+        return residual + F.linear(products, out)
+
+    def _weights(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """[W_1; W_2], its bias and W_out in outer-product column order; cached in eval mode without grad."""
+        if self.training or torch.is_grad_enabled():
+            return self._assemble()
+        key = tuple((p._version, p.data_ptr()) for p in self.parameters())
+        if self._cache is None or self._cache[0] != key:
+            self._cache = (key, *self._assemble())
+        return self._cache[1:]
+
+    def _assemble(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        betas = [b for b in (self.left.bias_coefficients, self.right.bias_coefficients) if b is not None]
+        factors, bias = self._factors(self, (self.left.coefficients, self.right.coefficients), betas, "_factors_bias_basis")
+        return factors, bias, self._product(self, (self.out.coefficients,))
+
+    def train(self, mode: bool = True) -> "BiLinear":
+        self._cache = None
+        return super().train(mode)
+
+    def _clear_cache(self) -> None:
+        self._cache = None
 
     def extra_repr(self) -> str:
         return f"rep_in={self.rep_in!r}, rep_out={self.rep_out!r}, rep_mid={self.rep_mid!r}"
 
-
-def _copies(x: torch.Tensor, c: Component) -> torch.Tensor:
-    """The copies of component ``c`` of features x: (*, mult, size)."""
-    return x[..., c.offset : c.offset + c.mult * c.rep.size].reshape(*x.shape[:-1], c.mult, c.rep.size)

@@ -40,7 +40,8 @@ class EMLPBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.linear(x)
-        return self.nonlinearity(h + self.bilinear(h))
+        # h + B(h), the sum formed by B's last matrix product
+        return self.nonlinearity(self.bilinear._bilinear(h, residual=h))
 
 
 def hidden_reps(group: Group, ch: int | Rep | Sequence[int | Rep], num_layers: int) -> list[Rep]:

@@ -12,7 +12,7 @@ from torch import nn
 
 from ..errors import RepMismatchError
 from ..reps import Rep
-from .assembly import BlockLayout, assemble_weight
+from .assembly import BlockLayout, Float64Buffers, WeightAssembly
 from .plan import BASIS_FORMAT_VERSION, LinearPlan
 
 __all__ = ["Linear", "check_input"]
@@ -31,7 +31,7 @@ def check_input(x: torch.Tensor, rep: Rep, what: str) -> None:
         raise RepMismatchError(f"{what}: expected input width {rep.size} (rep_in = {rep!r}), got {got} (shape {tuple(x.shape)})")
 
 
-class Linear(nn.Module):
+class Linear(Float64Buffers):
     r"""An equivariant linear map y = W x + b with W in the equivariant subspace of ``rep_in >> rep_out``.
 
     Between sums of reps, W splits into blocks: for an in-component a with m
@@ -44,10 +44,13 @@ class Linear(nn.Module):
     buffer) and C_k a free (n × m) coefficient matrix (the parameters). The
     bias b = Q_out β lies in the invariant subspace of ``rep_out``.
 
-    In training mode the layer assembles W from the coefficients at each call
-    (one small matrix product per block pair, as a single autograd node:
-    :func:`~constrainnet.nn.assembly.assemble_weight`); in eval mode
-    under ``torch.no_grad()`` it caches W, rebuilt after any parameter change.
+    In training mode the layer assembles W and b from the coefficients at each
+    call, as a single autograd node: a few gathers over index buffers built
+    once from the float64 bases (:class:`~constrainnet.nn.assembly.WeightAssembly`),
+    whatever the number of block pairs, deterministic and differentiable to any
+    order. In eval mode under ``torch.no_grad()`` it caches W and b, rebuilt
+    when a parameter changes (an in-place update bumps its version: optimiser
+    steps, ``load_state_dict``; or new storage is assigned).
     ``export()`` gives a plain ``torch.nn.Linear``.
 
     Args:
@@ -62,10 +65,12 @@ class Linear(nn.Module):
         - Output: (*, rep_out.size)
 
     Attributes:
-        coefficients: one parameter (r, n, m) per block pair with r > 0,
-            initialised U(-s, s) with s = sqrt(|b| / Σ_a m_a r_ab), so that for
-            unit-variance inputs every output has variance 1/3, as with
-            ``torch.nn.Linear``'s default initialisation.
+        coefficients: (num_coefficients,) the coefficients C of all block pairs
+            with r > 0, pair after pair, each pair's (r, n, m) in C order
+            (:meth:`pair_coefficients` gives them as views), initialised
+            U(-s, s) with s = sqrt(|b| / Σ_a m_a r_ab), so that for unit-variance
+            inputs every output has variance 1/3, as with ``torch.nn.Linear``'s
+            default initialisation.
         bias_coefficients: (r_out,) coefficients of the bias in the invariant
             basis, U(-1/sqrt(in), 1/sqrt(in)) as ``torch.nn.Linear``'s bias.
 
@@ -83,6 +88,9 @@ class Linear(nn.Module):
         5
     """
 
+    # 2: the coefficients became one flat parameter (older state_dicts still load)
+    _version = 2
+
     def __init__(self, rep_in: Rep, rep_out: Rep, bias: bool = True, device: Any = None, dtype: Any = None) -> None:
         super().__init__()
         for name, rep in (("rep_in", rep_in), ("rep_out", rep_out)):
@@ -97,31 +105,24 @@ class Linear(nn.Module):
         self.out_features = rep_out.size
         plan = LinearPlan(rep_in, rep_out)
         self._plan = plan
-        self._float64_buffers: dict[str, np.ndarray] = {}
-        self.coefficients = nn.ParameterList(
-            [
-                nn.Parameter(torch.empty(p.r, plan.outputs[p.j].mult, plan.inputs[p.i].mult, **factory))
-                for p in plan.pairs
-            ]
-        )
-        self._layout = []
+        self.coefficients = nn.Parameter(torch.empty(plan.num_coefficients, **factory))
+        self._layout, self._pair_shapes = [], []
         for t, p in enumerate(plan.pairs):
-            self._register_basis(f"basis_{t}", p.basis, factory)
+            self._register_float64(f"basis_{t}", p.basis, factory)
             inp, out = plan.inputs[p.i], plan.outputs[p.j]
             self._layout.append(BlockLayout(out.offset, out.mult, out.rep.size, inp.offset, inp.mult, inp.rep.size, p.r))
+            self._pair_shapes.append((p.r, out.mult, inp.mult))
+        # the gathers that assemble W (and its backward), as buffers "_forward_*", "_backward_*"
+        self._assembly = WeightAssembly(self, "", (self.out_features, self.in_features), self._layout, [p.basis for p in plan.pairs], factory)
         if bias:
             q = np.asarray(rep_out.equivariant_basis())
-            self._register_basis("bias_basis", q, factory)
+            self._register_float64("bias_basis", q, factory)
             self.bias_coefficients = nn.Parameter(torch.empty(q.shape[1], **factory))
         else:
             self.register_buffer("bias_basis", None, persistent=False)
             self.register_parameter("bias_coefficients", None)
         self._cache: tuple | None = None
         self.reset_parameters()
-
-    def _register_basis(self, name: str, array: np.ndarray, factory: dict) -> None:
-        self._float64_buffers[name] = array
-        self.register_buffer(name, torch.as_tensor(array, **factory), persistent=False)
 
     # -- initialisation ------------------------------------------------------
     def reset_parameters(self) -> None:
@@ -131,7 +132,7 @@ class Linear(nn.Module):
         for p in plan.pairs:
             fan[p.j] += plan.inputs[p.i].mult * p.r
         with torch.no_grad():
-            for c, p in zip(self.coefficients, plan.pairs):
+            for c, p in zip(self.pair_coefficients(), plan.pairs):
                 bound = math.sqrt(plan.outputs[p.j].rep.size / fan[p.j])
                 c.uniform_(-bound, bound)
             if self.bias_coefficients is not None:
@@ -145,13 +146,28 @@ class Linear(nn.Module):
         """Free parameters of the weight (the bias excluded)."""
         return self._plan.num_coefficients
 
+    def pair_coefficients(self) -> tuple[torch.Tensor, ...]:
+        """The (r, n, m) coefficients C of each block pair: views into :attr:`coefficients`, in plan order.
+
+        Example:
+            >>> import constrainnet as cn
+            >>> from constrainnet.groups import SO
+            >>> V = cn.V(SO(3))
+            >>> layer = cn.nn.Linear(2 * V**0 + V**2, V**0 + V**2)
+            >>> [tuple(c.shape) for c in layer.pair_coefficients()]
+            [(1, 1, 2), (1, 1, 1), (1, 1, 2), (3, 1, 1)]
+        """
+        views, start = [], 0
+        for r, n, m in self._pair_shapes:
+            views.append(self.coefficients[start : start + r * n * m].view(r, n, m))
+            start += r * n * m
+        return tuple(views)
+
     def weight(self) -> torch.Tensor:
-        """The dense (out, in) weight W = Σ_k C_k ⊗ B_k, assembled block by block (differentiable)."""
-        if not self._layout:
-            ref = self._reference()
-            return ref.new_zeros(self.out_features, self.in_features)
-        bases = [getattr(self, f"basis_{t}") for t in range(len(self._layout))]
-        return assemble_weight((self.out_features, self.in_features), self._layout, bases, list(self.coefficients))
+        """The dense (out, in) weight W = Σ_k C_k ⊗ B_k, assembled as one autograd node (differentiable)."""
+        if not self._pair_shapes:
+            return self.coefficients.new_zeros(self.out_features, self.in_features)
+        return self._assembly(self, (self.coefficients,))
 
     def bias(self) -> torch.Tensor | None:
         """The bias Q_out β (in the invariant subspace of rep_out), or None."""
@@ -159,54 +175,56 @@ class Linear(nn.Module):
             return None
         return self.bias_basis @ self.bias_coefficients
 
-    def _reference(self) -> torch.Tensor:
-        for buf in self.buffers():
-            return buf
-        return torch.zeros(())
+    def _weight_and_bias(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """W and b from one autograd node."""
+        if not self._pair_shapes or self.bias_coefficients is None:
+            return self.weight(), self.bias()
+        return self._assembly(self, (self.coefficients,), (self.bias_coefficients,), "bias_basis")
 
     def _cached_weight(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        key = tuple((p._version, p.data_ptr(), p.dtype, p.device) for p in self.parameters())
-        if self._cache is None or self._cache[0] != key:
+        # in-place updates (optimisers, load_state_dict) bump _version; a new
+        # tensor assigned to .data changes data_ptr
+        c, beta = self.coefficients, self.bias_coefficients
+        key = (c._version, c.data_ptr()) if beta is None else (c._version, c.data_ptr(), beta._version, beta.data_ptr())
+        cache = self._cache
+        if cache is None or cache[0] != key:
             with torch.no_grad():
-                self._cache = (key, self.weight().detach(), None if self.bias() is None else self.bias().detach())
-        return self._cache[1], self._cache[2]
+                cache = self._cache = (key, *self._weight_and_bias())
+        return cache[1], cache[2]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x, self.rep_in, "Linear")
-        lead = x.shape[:-1]
-        x2 = x.reshape(-1, self.in_features)
-        if not self.training and not torch.is_grad_enabled():
-            weight, bias = self._cached_weight()
-            y = F.linear(x2, weight, bias)
-        else:
-            y = F.linear(x2, self.weight(), self.bias())
-        return y.reshape(*lead, self.out_features)
+        if self.training or torch.is_grad_enabled():
+            return F.linear(x, *self._weight_and_bias())
+        return F.linear(x, *self._cached_weight())
 
     def train(self, mode: bool = True) -> "Linear":
         self._cache = None
         return super().train(mode)
 
-    def _apply(self, fn: Any, recurse: bool = True) -> "Linear":
-        # Casting a float32 basis to float64 would keep float32 accuracy: rebuild
-        # every basis buffer from its float64 solution in the new dtype instead.
+    def _clear_cache(self) -> None:
         self._cache = None
-        out = super()._apply(fn, recurse)
-        for name, array in self._float64_buffers.items():
-            buf = getattr(self, name)
-            if buf is not None:
-                setattr(self, name, torch.as_tensor(array, dtype=buf.dtype, device=buf.device))
-        return out
 
     # -- export and fingerprint ----------------------------------------------
     def export(self) -> nn.Linear:
         """A plain ``torch.nn.Linear`` with the same weight and bias (a detached copy)."""
-        ref = self._reference()
+        ref = self.coefficients
         out = nn.Linear(self.in_features, self.out_features, bias=self.bias_coefficients is not None, device=ref.device, dtype=ref.dtype)
         with torch.no_grad():
             out.weight.copy_(self.weight())
             if out.bias is not None:
                 out.bias.copy_(self.bias())
         return out
+
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, local_metadata: dict, *args: Any) -> None:
+        # Before version 2 the coefficients were one parameter per block pair,
+        # "coefficients.0", "coefficients.1", ...: concatenate them into the flat
+        # vector (the same values in the same order, so loading stays bit-identical).
+        if (local_metadata.get("version") or 1) < 2 and prefix + "coefficients" not in state_dict:
+            keys = [f"{prefix}coefficients.{t}" for t in range(len(self._pair_shapes))]
+            if keys and all(k in state_dict for k in keys):
+                state_dict[prefix + "coefficients"] = torch.cat([state_dict.pop(k).reshape(-1) for k in keys])
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, *args)
 
     def get_extra_state(self) -> dict:
         return {

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Callable
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -70,21 +69,46 @@ class GatedNonlinearity(nn.Module):
         self.rep = rep
         self.rep_in = gated(rep)
         self.rep_out = rep
-        gate_index = np.arange(rep.size)
-        next_gate = rep.size
+        # The coordinates of rep in runs of adjacent components of one kind: a
+        # self-gated run (scalars, permutation reps) goes through SiLU; a gated
+        # run is multiplied by the sigmoids of its gates, expanded to one per
+        # coordinate by a 0/1 matrix (the gates of the run's copies × the run's
+        # coordinates): a matrix product, where a gather would scatter-add in
+        # its backward and broadcasting over tiny blocks is slow.
+        runs: list[list] = []  # [size, gated, [(copies, size), ...]]
         for c in components(rep):
-            if _pointwise_ok(c.rep):
+            gated_c = not _pointwise_ok(c.rep)
+            if not runs or runs[-1][1] != gated_c:
+                runs.append([0, gated_c, []])
+            runs[-1][0] += c.size
+            runs[-1][2].append((c.mult, c.rep.size))
+        self._sizes = [size for size, _, _ in runs] + [self.rep_in.size - rep.size]
+        self._gate_sizes = []
+        self._expansions: list[str | None] = []
+        for t, (size, gated_run, blocks) in enumerate(runs):
+            if not gated_run:
+                self._expansions.append(None)
                 continue
-            for copy in range(c.mult):
-                start = c.offset + copy * c.rep.size
-                gate_index[start : start + c.rep.size] = next_gate
-                next_gate += 1
-        self.register_buffer("gate_index", torch.as_tensor(gate_index, dtype=torch.long), persistent=False)
+            copies = sum(mult for mult, _ in blocks)
+            expand = torch.zeros(copies, size)
+            copy, start = 0, 0
+            for mult, block_size in blocks:
+                for _ in range(mult):
+                    expand[copy, start : start + block_size] = 1.0
+                    copy, start = copy + 1, start + block_size
+            self.register_buffer(f"expand_{t}", expand, persistent=False)
+            self._expansions.append(f"expand_{t}")
+            self._gate_sizes.append(copies)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x, self.rep_in, "GatedNonlinearity")
-        values = x[..., : self.rep.size]
-        return torch.sigmoid(x[..., self.gate_index]) * values
+        *runs, gates = x.split(self._sizes, dim=-1)
+        gates = torch.sigmoid(gates)
+        gates = iter(gates.split(self._gate_sizes, dim=-1) if len(self._gate_sizes) > 1 else (gates,))
+        parts = []
+        for run, expand in zip(runs, self._expansions):
+            parts.append(F.silu(run) if expand is None else run * (next(gates) @ getattr(self, expand).to(run.dtype)))
+        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)
 
     def extra_repr(self) -> str:
         return f"rep={self.rep!r}, gates={self.rep_in.size - self.rep.size}"

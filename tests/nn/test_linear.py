@@ -58,7 +58,8 @@ def test_coefficients_match_basis_dimension(case):
     _, layer = build(case)
     hom = layer.rep_in >> layer.rep_out
     assert layer.num_coefficients == hom.equivariant_basis(strategy="dense").dim
-    assert sum(c.numel() for c in layer.coefficients) == layer.num_coefficients
+    assert layer.coefficients.shape == (layer.num_coefficients,)
+    assert sum(c.numel() for c in layer.pair_coefficients()) == layer.num_coefficients
 
 
 def test_counts_against_character_theory_for_d4():
@@ -103,7 +104,7 @@ def test_eval_cache_rebuilt_after_parameter_change():
     layer.eval()
     with torch.no_grad():
         y1 = layer(x)
-        layer.coefficients[0].add_(1.0)
+        layer.pair_coefficients()[0].add_(1.0)
         y2 = layer(x)
         expected = torch.nn.functional.linear(x, layer.weight(), layer.bias())
     assert not torch.allclose(y1, y2)
@@ -127,7 +128,8 @@ def test_train_and_eval_modes_agree_and_export_matches():
 def test_gradients_flow_to_coefficients_only():
     _, layer = build("SO3-scalars+vectors->V")
     layer(torch.randn(3, layer.in_features, dtype=torch.float64)).sum().backward()
-    assert all(c.grad is not None for c in layer.coefficients)
+    assert [name for name, p in layer.named_parameters()] == ["coefficients", "bias_coefficients"]
+    assert layer.coefficients.grad is not None and layer.bias_coefficients.grad is not None
     assert all(not b.requires_grad for b in layer.buffers())
 
 
