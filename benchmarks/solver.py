@@ -36,6 +36,7 @@ def cases():
         ("SO3:hidden>>hidden", "(100*V**0+30*V+10*V**2+3*V**3)>>(same)", hidden >> hidden, None),
         ("SO3:uniform_rep(256)>>uniform_rep(256)", "uniform_rep(256)>>uniform_rep(256)", u256 >> u256, "SO3:uniform_rep(256)>>uniform_rep(256)"),
         ("SO3:V**3>>V**3", "V**3>>V**3", V3**3 >> V3**3, None),
+        ("SO3:small-hidden>>small-hidden", "(10*V**0+5*V+2*V**2)>>(same)", (10 * V3**0 + 5 * V3 + 2 * V3**2) >> (10 * V3**0 + 5 * V3 + 2 * V3**2), None),
         ("SO3:(V**2+V)>>(V**2+V)", "(V**2+V)>>(V**2+V)", (V3**2 + V3) >> (V3**2 + V3), "SO3:(V**2+V)>>(V**2+V)"),
         ("SO3:V**4>>V**4", "V**4>>V**4", V3**4 >> V3**4, None),
     ]
