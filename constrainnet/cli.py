@@ -101,7 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
     basis.add_argument("rep", help="a rep expression over V, e.g. 'V**2 >> V' or '(5*V**0 + 5*V) >> V'")
     basis.add_argument("--group", default="SO(3)", help=f"{group_help} (default: SO(3))")
     basis.add_argument(
-        "--strategy", choices=["dense", "block"], default=None, help="force a solver strategy (default: by structure)"
+        "--strategy", choices=["dense", "orbit", "block"], default=None, help="force a solver strategy (default: by structure)"
+    )
+    basis.add_argument(
+        "--explain", action="store_true", help="show the strategy, the blocks or orbits found and the time per stage"
     )
     basis.add_argument("--plot", metavar="FILE", default=None, help="draw the first basis elements to this PNG")
     basis.set_defaults(run=_cmd_basis)
@@ -189,6 +192,12 @@ def _cmd_basis(args: argparse.Namespace) -> int:
 
     G = parse_group(args.group)
     rep = parse_rep(args.rep, G)
+    if args.explain:
+        from .solver.explain import explain
+
+        print(f"rep          {rep!r} of {G!r}, size {rep.size}")
+        print("\n".join(explain(rep, args.strategy)))
+        return 0
     start = time.perf_counter()
     Q = equivariant_basis(rep, strategy=args.strategy)
     seconds = time.perf_counter() - start

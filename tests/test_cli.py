@@ -168,3 +168,21 @@ def test_demo_defaults_emlp_beats_mlp(capsys, tmp_path):
     out = capsys.readouterr().out
     ratio = re.search(r"EMLP's test MSE is (\S+)x lower", out)
     assert ratio and float(ratio.group(1)) > 3, out
+
+
+def test_basis_explain_lists_leaves_and_stages(capsys):
+    assert main(["basis", "--group", "SO(3)", "(2*V**0 + V) >> (V + V**2)", "--explain"]) == 0
+    out = capsys.readouterr().out
+    assert "strategy     block (chosen from the structure)" in out
+    assert "V >> V**2" in out and "leaf solves" in out and "total" in out
+
+
+def test_basis_explain_orbits(capsys):
+    assert main(["basis", "--group", "S(5)", "V**2 >> V**2", "--explain"]) == 0
+    out = capsys.readouterr().out
+    assert "orbits       15" in out and "coordinate permutations" in out
+
+
+def test_forcing_orbit_on_a_non_permutation_rep_fails_cleanly(capsys):
+    assert main(["basis", "--group", "SO(3)", "V >> V", "--strategy", "orbit"]) == 1
+    assert "expected a permutation rep" in capsys.readouterr().err
