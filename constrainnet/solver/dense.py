@@ -26,6 +26,9 @@ CERTIFY_RTOL = 1e-6
 # On the Gram matrix MᵀM the exact nullspace sits at ~1e-16·λ_max (rounding of
 # the product), so candidates are taken below this and then certified on M.
 GRAM_NULL_RTOL = 1e-11
+# Up to this size the constraints are built as numpy arrays (scipy.sparse costs
+# more per call than it saves); above it, sparse from the Kronecker structure.
+DENSE_CONSTRAINTS_MAX_SIZE = 128
 # Above this size the O(N³) dense solve takes minutes: refuse with a clear error.
 DENSE_MAX_SIZE = 8192
 
@@ -40,21 +43,26 @@ def constraint_matrix(rep: Rep) -> scipy.sparse.csr_matrix:
     structure (Kronecker products of small factors are sparse).
 
     Returns:
-        A (c·N, N) scipy.sparse CSR matrix whose nullspace is the equivariant subspace.
+        A (c·N, N) matrix whose nullspace is the equivariant subspace: a numpy
+        array for N ≤ DENSE_CONSTRAINTS_MAX_SIZE, a scipy.sparse CSR matrix above.
     """
     n = rep.size
     G = rep.G
-    eye = scipy.sparse.identity(n, format="csr")
+    small = n <= DENSE_CONSTRAINTS_MAX_SIZE  # numpy beats scipy.sparse's per-call overhead here
+    eye = np.eye(n) if small else scipy.sparse.identity(n, format="csr")
     scaled = []
     for h in G.discrete_generators:
-        rho = rep.rho_sparse(h)
+        rho = rep.rho(h) if small else rep.rho_sparse(h)
         scale = max(1.0, float(abs(rho).sum(axis=1).max()))
         scaled.append((rho - eye) / scale)
     for a in G.lie_algebra:
-        d = rep.drho_sparse(a)
-        scale = max(float(np.abs(a).sum(axis=1).max()), float(abs(d).sum(axis=1).max()) if d.nnz else 0.0)
+        d = rep.drho(a) if small else rep.drho_sparse(a)
+        d_norm = float(abs(d).sum(axis=1).max()) if (small or d.nnz) else 0.0
+        scale = max(float(np.abs(a).sum(axis=1).max()), d_norm)
         if scale > 0:
             scaled.append(d / scale)
+    if small:
+        return np.concatenate(scaled) if scaled else np.zeros((0, n))
     return scipy.sparse.vstack(scaled, format="csr") if scaled else scipy.sparse.csr_matrix((0, n))
 
 
@@ -66,7 +74,8 @@ def _gram_nullspace(m: np.ndarray) -> np.ndarray | None:
     other direction with σ ≥ CERTIFY_RTOL·σ_max — and None otherwise, so the
     caller falls back to the QR + SVD path.
     """
-    gram = (m.T @ m).toarray()
+    gram = m.T @ m
+    gram = gram.toarray() if scipy.sparse.issparse(gram) else gram
     lam, vecs = np.linalg.eigh(gram)
     # Constraints are scaled to their generators' size, so thresholds are taken
     # relative to at least 1: all-noise constraints then count as zero.
@@ -84,7 +93,7 @@ def _gram_nullspace(m: np.ndarray) -> np.ndarray | None:
 def _svd_nullspace(m: np.ndarray, rep: Rep) -> np.ndarray:
     """Reference path: QR of the stacked constraints, SVD of the triangular factor."""
     n = m.shape[1]
-    m = m.toarray()
+    m = m.toarray() if scipy.sparse.issparse(m) else m
     r_factor = np.linalg.qr(m, mode="r") if m.shape[0] > n else m
     _, s, vt = scipy.linalg.svd(r_factor, full_matrices=True, check_finite=False)
     s_full = np.zeros(n)
