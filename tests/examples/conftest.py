@@ -46,7 +46,7 @@ def load_example(name: str) -> ModuleType:
     return module
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def example():
     """The :func:`load_example` function, as a fixture: ``example("dipole").main([...])``."""
     return load_example
