@@ -11,7 +11,7 @@ Example:
     1
 """
 
-from . import datasets, groups, nn, reps, solver, testing, train
+from . import datasets, groups, nn, reps, solver, symmetry, testing, train
 from .errors import ConstrainnetError, GroupError, ParseError, RepError, RepMismatchError, SolverError
 from .reps import PseudoScalar, Rep, Scalar, T, V
 from .solver import cache_clear, equivariant_basis, equivariant_projector
@@ -26,6 +26,7 @@ __all__ = [
     "train",
     "reps",
     "solver",
+    "symmetry",
     "Rep",
     "V",
     "T",

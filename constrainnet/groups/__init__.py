@@ -6,6 +6,7 @@ vision. ``G1 * G2`` is a direct product and :class:`Subgroup` a checked subgroup
 """
 
 from .base import Group
+from .embeddings import o2_in_o3
 from .families import LORENTZ_METRIC, C, D, Lorentz, O, P4M, S, SO, Trivial, Z
 from .product import ProductGroup
 from .subgroup import Subgroup
@@ -24,4 +25,5 @@ __all__ = [
     "O",
     "Lorentz",
     "LORENTZ_METRIC",
+    "o2_in_o3",
 ]
