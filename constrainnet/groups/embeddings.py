@@ -34,7 +34,9 @@ def o2_in_o3(kind: str) -> Subgroup:
         kind: ``"cone"`` or ``"dihedral"``.
 
     Returns:
-        The subgroup, named ``O(2)cone`` or ``O(2)dihedral``.
+        The subgroup, named ``O(2)cone`` or ``O(2)dihedral``; its samples
+        are uniform over both components (rotation angle uniform, flipped
+        with probability 1/2).
 
     Raises:
         GroupError: an unknown kind (a ValueError).
@@ -50,4 +52,18 @@ def o2_in_o3(kind: str) -> Subgroup:
     rotation_z = np.zeros((3, 3))
     rotation_z[1, 0], rotation_z[0, 1] = 1.0, -1.0
     flip = np.diag([1.0, -1.0, 1.0]) if kind == "cone" else np.diag([1.0, -1.0, -1.0])
-    return Subgroup(O(3), discrete_generators=[flip], lie_algebra=[rotation_z], name=f"O(2){kind}")
+    return _EmbeddedO2(O(3), discrete_generators=[flip], lie_algebra=[rotation_z], name=f"O(2){kind}")
+
+
+class _EmbeddedO2(Subgroup):
+    """An O(2) in O(3) sampled uniformly: a rotation about z by a uniform angle, flipped with probability 1/2.
+
+    (A random word of fixed length in the single involution would always
+    have the same parity and never reach the flipped component.)
+    """
+
+    def _sample_one(self, rng: np.random.Generator) -> np.ndarray:
+        angle = rng.uniform(0.0, 2.0 * np.pi)
+        c, s = np.cos(angle), np.sin(angle)
+        rotation = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+        return rotation @ self.discrete_generators[0] if rng.integers(2) else rotation
