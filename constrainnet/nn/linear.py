@@ -59,6 +59,14 @@ class Linear(Float64Buffers):
         bias: whether to learn an invariant bias.
         device, dtype: of the parameters and buffers (bases are solved in float64
             and cast once).
+        support: a group-invariant support that restricts the basis to the
+            orbits inside it: an odd int k (on image reps of ``P4M(n)``: the
+            V → V blocks become local D4-symmetric k×k circular convolutions),
+            or a boolean mask over the coordinates of W (out, in) that is a
+            union of orbits. Permutation reps are then kept sparse
+            (:class:`~constrainnet.nn.orbit_linear.OrbitLinear`, which
+            ``Linear`` builds by itself when a support is given, for image reps
+            and for large orbit bases).
 
     Shape:
         - Input: (*, rep_in.size)
@@ -76,6 +84,7 @@ class Linear(Float64Buffers):
 
     Raises:
         RepMismatchError: reps of different groups, or an input of the wrong width.
+        TypeError, ValueError: a support of the wrong type, or one that cuts an orbit.
 
     Example:
         >>> import torch, constrainnet as cn
@@ -91,11 +100,28 @@ class Linear(Float64Buffers):
     # 2: the coefficients became one flat parameter (older state_dicts still load)
     _version = 2
 
-    def __init__(self, rep_in: Rep, rep_out: Rep, bias: bool = True, device: Any = None, dtype: Any = None) -> None:
+    def __new__(cls, *args: Any, **kwargs: Any) -> "Linear":
+        # Linear(...) builds the sparse OrbitLinear where orbit bases, image
+        # convolutions or a support call for it (copy and pickle pass no arguments)
+        if cls is Linear and (args or kwargs):
+            from .orbit_linear import OrbitLinear, use_sparse_plan
+
+            rep_in = args[0] if args else kwargs.get("rep_in")
+            rep_out = args[1] if len(args) > 1 else kwargs.get("rep_out")
+            support = args[5] if len(args) > 5 else kwargs.get("support")
+            if use_sparse_plan(rep_in, rep_out, support):
+                cls = OrbitLinear
+        return super().__new__(cls)
+
+    def __init__(
+        self, rep_in: Rep, rep_out: Rep, bias: bool = True, device: Any = None, dtype: Any = None, support: Any = None
+    ) -> None:
         super().__init__()
         for name, rep in (("rep_in", rep_in), ("rep_out", rep_out)):
             if not isinstance(rep, Rep):
                 raise TypeError(f"Linear: expected {name} to be a Rep, got {type(rep).__name__}")
+        if support is not None:  # only a subclass constructed directly gets here
+            raise TypeError(f"{type(self).__name__}: expected support=None (the dense plan has no support), got {support!r}")
         if rep_in.G != rep_out.G:
             raise RepMismatchError(f"Linear: expected reps of one group, got rep_in of {rep_in.G!r} and rep_out of {rep_out.G!r}")
         factory = {"device": device, "dtype": dtype if dtype is not None else torch.get_default_dtype()}
