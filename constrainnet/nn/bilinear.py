@@ -21,7 +21,7 @@ __all__ = ["BiLinear", "bilinear_mid_rep", "MID_ATOM_MAX_SIZE", "MID_COPIES"]
 # copies of each distinct component of rep_in no larger than MID_ATOM_MAX_SIZE
 # (scalars, pseudo-scalars and V of groups acting on up to 8 coordinates).
 MID_ATOM_MAX_SIZE = 8
-MID_COPIES = 4
+MID_COPIES = 3
 
 
 def bilinear_mid_rep(rep_in: Rep) -> Rep:
@@ -36,7 +36,7 @@ def bilinear_mid_rep(rep_in: Rep) -> Rep:
         >>> from constrainnet.groups import SO
         >>> V = cn.V(SO(3))
         >>> bilinear_mid_rep(10 * V**0 + 5 * V + 2 * V**2)
-        4*Scalar + 4*V
+        3*Scalar + 3*V
     """
     seen: list[Rep] = []
     for c in components(rep_in):

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Sequence
 
+import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..errors import RepError, RepMismatchError
 from ..groups import Group
 from ..reps import Rep
+from .assembly import Float64Buffers, WeightAssembly
 from .bilinear import BiLinear
 from .linear import Linear, check_input
 from .nonlinear import GatedNonlinearity, gated
@@ -18,16 +22,38 @@ from .uniform import uniform_rep
 __all__ = ["EMLPBlock", "EMLP", "MLP", "hidden_reps"]
 
 
-class EMLPBlock(nn.Module):
-    r"""One hidden layer of an EMLP: y = σ_gate(L x + B(L x)).
+class EMLPBlock(Float64Buffers):
+    r"""One hidden layer of an EMLP: y = σ_gate(L x + B(x)).
 
     L = Linear(rep_in, gated(rep_out)) maps to the features plus their gates,
-    B = BiLinear(gated(rep_out), gated(rep_out)) adds products of features, and
-    the gated nonlinearity (:class:`GatedNonlinearity`) maps back to rep_out.
+    B = BiLinear(rep_in, gated(rep_out)) adds products of the input's features
+    (B(x) = W_out (W_1 x ⊗ W_2 x), with W_1, W_2 mapping to the small
+    ``bilinear.rep_mid``), and the gated nonlinearity
+    (:class:`GatedNonlinearity`) maps back to rep_out.
+
+    L, W_1 and W_2 all read x, so the forward applies them as one stacked
+    matrix [L; W_1; W_2] assembled by one autograd node (with their biases),
+    then forms W_1 x ⊗ W_2 x as one outer product and adds W_out of it to L x
+    inside one matrix product. In eval mode under ``torch.no_grad()`` the
+    assembled matrices are cached, as in :class:`Linear`. The parameters stay
+    in the submodules ``linear`` and ``bilinear``.
+
+    Args:
+        rep_in: the input rep.
+        rep_out: the output rep (the features, without their gates).
+        device, dtype: of the parameters.
 
     Shape:
         - Input: (*, rep_in.size)
         - Output: (*, rep_out.size)
+
+    Example:
+        >>> import torch, constrainnet as cn
+        >>> from constrainnet.groups import SO
+        >>> V = cn.V(SO(3))
+        >>> block = cn.nn.EMLPBlock(2 * V**0 + 2 * V, 4 * V**0 + 2 * V)
+        >>> block(torch.randn(5, 8)).shape
+        torch.Size([5, 10])
     """
 
     def __init__(self, rep_in: Rep, rep_out: Rep, device: Any = None, dtype: Any = None) -> None:
@@ -35,13 +61,60 @@ class EMLPBlock(nn.Module):
         self.rep_in, self.rep_out = rep_in, rep_out
         wide = gated(rep_out)
         self.linear = Linear(rep_in, wide, device=device, dtype=dtype)
-        self.bilinear = BiLinear(wide, wide, device=device, dtype=dtype)
+        self.bilinear = BiLinear(rep_in, wide, device=device, dtype=dtype)
         self.nonlinearity = GatedNonlinearity(rep_out)
+        # [L; W_1; W_2] and its bias [Q β; Q_1 β_1; Q_2 β_2], from one assembly
+        left, right = self.bilinear.left, self.bilinear.right
+        mid = self.bilinear.rep_mid.size
+        self._split = [wide.size, mid, mid]
+        layout = (
+            self.linear._layout
+            + [replace(lay, row=lay.row + wide.size) for lay in left._layout]
+            + [replace(lay, row=lay.row + wide.size + mid) for lay in right._layout]
+        )
+        bases = [p.basis for p in self.linear._plan.pairs + left._plan.pairs + right._plan.pairs]
+        factory = {"device": device, "dtype": self.linear.coefficients.dtype}
+        self._stacked = WeightAssembly(self, "_stacked", (wide.size + 2 * mid, rep_in.size), layout, bases, factory)
+        q_linear = self.linear._float64_buffers["bias_basis"]
+        q_factors = self.bilinear._float64_buffers["_factors_bias_basis"]
+        q = np.zeros((wide.size + 2 * mid, q_linear.shape[1] + q_factors.shape[1]))
+        q[: wide.size, : q_linear.shape[1]], q[wide.size :, q_linear.shape[1] :] = q_linear, q_factors
+        self._register_float64("_stacked_bias_basis", q, factory)
+        self._cache: tuple | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.linear(x)
-        # h + B(h), the sum formed by B's last matrix product
-        return self.nonlinearity(self.bilinear._bilinear(h, residual=h))
+        check_input(x, self.rep_in, "EMLPBlock")
+        stacked, bias, out = self._weights()
+        h, u, v = F.linear(x, stacked, bias).split(self._split, dim=-1)
+        products = (u.unsqueeze(-1) * v.unsqueeze(-2)).flatten(-2)
+        y = torch.addmm(h, products, out.t()) if products.ndim == 2 else h + F.linear(products, out)
+        return self.nonlinearity(y)
+
+    def _weights(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """[L; W_1; W_2], its bias and W_out (in outer-product column order); cached in eval mode without grad."""
+        if self.training or torch.is_grad_enabled():
+            return self._assemble()
+        key = tuple((p._version, p.data_ptr()) for p in self.parameters())
+        if self._cache is None or self._cache[0] != key:
+            self._cache = (key, *self._assemble())
+        return self._cache[1:]
+
+    def _assemble(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        left, right, bilinear = self.bilinear.left, self.bilinear.right, self.bilinear
+        coefficients = (self.linear.coefficients, left.coefficients, right.coefficients)
+        betas = [b for b in (self.linear.bias_coefficients, left.bias_coefficients, right.bias_coefficients) if b is not None]
+        stacked, bias = self._stacked(self, coefficients, betas, "_stacked_bias_basis")
+        return stacked, bias, bilinear._product(bilinear, (bilinear.out.coefficients,))
+
+    def train(self, mode: bool = True) -> "EMLPBlock":
+        self._cache = None
+        return super().train(mode)
+
+    def _clear_cache(self) -> None:
+        self._cache = None
+
+    def extra_repr(self) -> str:
+        return f"rep_in={self.rep_in!r}, rep_out={self.rep_out!r}"
 
 
 def hidden_reps(group: Group, ch: int | Rep | Sequence[int | Rep], num_layers: int) -> list[Rep]:

@@ -102,13 +102,14 @@ class GatedNonlinearity(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x, self.rep_in, "GatedNonlinearity")
-        *runs, gates = x.split(self._sizes, dim=-1)
-        gates = torch.sigmoid(gates)
+        # one sigmoid over features and gates; the gate of each coordinate is
+        # its own sigmoid (self-gated runs: x σ(x) is SiLU) or its copy's gate,
+        # expanded by a matrix product; then a single product with the features
+        *runs, gates = torch.sigmoid(x).split(self._sizes, dim=-1)
         gates = iter(gates.split(self._gate_sizes, dim=-1) if len(self._gate_sizes) > 1 else (gates,))
-        parts = []
-        for run, expand in zip(runs, self._expansions):
-            parts.append(F.silu(run) if expand is None else run * (next(gates) @ getattr(self, expand).to(run.dtype)))
-        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)
+        parts = [run if expand is None else next(gates) @ getattr(self, expand).to(run.dtype) for run, expand in zip(runs, self._expansions)]
+        factor = parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)
+        return x[..., : self.rep.size] * factor
 
     def extra_repr(self) -> str:
         return f"rep={self.rep!r}, gates={self.rep_in.size - self.rep.size}"
