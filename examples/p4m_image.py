@@ -4,7 +4,12 @@ P4M(n) acts on a periodic n × n image by 90° rotations, mirrors and unit
 shifts; an RGB image is the rep ``3*V`` (three channels of n² pixels, pixel
 (r, c) at index r·n + c). A Linear layer ``3*V >> 3*V`` solved for P4M is a
 circular convolution whose kernels are symmetric under the 8 rotations and
-mirrors of the square (D4), so it commutes with every element of P4M.
+mirrors of the square (D4), so it commutes with every element of P4M. With
+``support=5`` (the default here) the basis keeps only the orbits inside a
+5 × 5 window: a local D4-symmetric 5 × 5 convolution, as the p4m kernel of
+the dmol.pub chapter, with 6 free numbers per pair of channels instead of
+a dense 1024 × 1024 block (``--support 0``: the full support, affordable
+for small images only).
 
 The image is generated, never downloaded: smooth periodic blobs of colour
 on a slow colour wave, deliberately without symmetry so that a rotation or a
@@ -16,7 +21,7 @@ relative to |ψ[f]| in float32 and float64, and the same error for a plain
 commutes with shifts but not with rotations or mirrors. The picture
 (``p4m_image.png``) shows f, T f, ψ[T f] and T ψ[f].
 
-Run: python examples/p4m_image.py [--out DIR] [--seed N] [--size 16]
+Run: python examples/p4m_image.py [--out DIR] [--seed N] [--size 32] [--support 5]
 """
 
 from __future__ import annotations
@@ -35,11 +40,12 @@ CHANNELS = 3  #: red, green, blue
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    """The command line: ``--out``, ``--seed``, ``--size``."""
+    """The command line: ``--out``, ``--seed``, ``--size``, ``--support``."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", default=".", help="folder for the PNG picture (default: current folder)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the image, the layer and the transformation")
-    parser.add_argument("--size", type=int, default=16, help="side n of the n x n image (the group is P4M(n))")
+    parser.add_argument("--size", type=int, default=32, help="side n of the n x n image (the group is P4M(n))")
+    parser.add_argument("--support", type=int, default=5, help="odd side k of the k x k kernel window (0: full support)")
     return parser.parse_args(argv)
 
 
@@ -112,7 +118,11 @@ def main(argv: Sequence[str] | None = None) -> dict:
         and ``error_float64`` (max |ψ[T f] − T ψ[f]| / max |ψ[f]| of the
         layer), ``conv2d_error`` (the same for a random circular
         ``Conv2d``), ``conv2d_shift_error`` (the Conv2d's error for the shift
-        alone), ``num_coefficients`` of the layer, ``f``, ``psi_Tf``,
+        alone), ``num_coefficients`` of the layer (54 for a 5 × 5 support:
+        9 channel pairs × 6 D4-orbits of offsets in the window),
+        ``impulse_response`` ((3, 3, n, n): ψ[δ] − ψ[0] for a unit impulse in
+        each input channel at the centre pixel (n//2, n//2), float64: the
+        layer's kernels), ``f``, ``psi_Tf``,
         ``T_psi_f`` ((3, n, n) float64 arrays) and ``picture``.
     """
     args = parse_args(argv)
@@ -124,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
     f = procedural_image(n, rng)
 
     quarter_turns, mirror = int(rng.integers(1, 4)), True
-    offset = (int(rng.integers(1, n)), int(rng.integers(1, n)))
+    offset = tuple(int(v) for v in rng.permutation(np.arange(1, n))[:2])  # two different non-zero shifts
     T = transformation(quarter_turns, mirror, offset)
     in_group = G.contains(permutation_matrix(T, n))
     print(f"T: rotate by {90 * quarter_turns} degrees, mirror, shift by {offset}; an element of {G!r}: {in_group}")
@@ -132,7 +142,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
     results = {"size": n, "transformation": (quarter_turns, mirror, offset), "in_group": in_group}
     for dtype in (torch.float32, torch.float64):
         torch.manual_seed(args.seed)
-        layer = cn.nn.Linear(rep, rep, dtype=dtype).eval()
+        layer = cn.nn.Linear(rep, rep, dtype=dtype, support=args.support or None).eval()
 
         def psi(image: np.ndarray, layer: cn.nn.Linear = layer, dtype: torch.dtype = dtype) -> np.ndarray:
             with torch.no_grad():
@@ -141,9 +151,13 @@ def main(argv: Sequence[str] | None = None) -> dict:
 
         name = str(dtype).removeprefix("torch.")
         results[f"error_{name}"] = relative_error(psi, T, f)
-        print(f"P4M layer {rep!r} -> {rep!r} ({layer.num_coefficients} coefficients), {name}: "
+        window = f"{args.support}x{args.support} support" if args.support else "full support"
+        print(f"P4M layer {rep!r} -> {rep!r}, {window} ({layer.num_coefficients} coefficients), {name}: "
               f"max |psi[T f] - T psi[f]| / max |psi[f]| = {results[f'error_{name}']:.3g}")
     results["num_coefficients"] = layer.num_coefficients
+    impulses = np.zeros((CHANNELS, CHANNELS, n, n))
+    impulses[np.arange(CHANNELS), np.arange(CHANNELS), n // 2, n // 2] = 1.0
+    results["impulse_response"] = np.stack([psi(delta) - psi(np.zeros_like(delta)) for delta in impulses])
     results["f"], results["psi_Tf"], results["T_psi_f"] = f, psi(T(f)), T(psi(f))
 
     torch.manual_seed(args.seed)

@@ -7,10 +7,36 @@ import pytest
 from constrainnet.groups import P4M
 
 
-@pytest.fixture(scope="module")
-def outcome(example, tmp_path_factory):
+# (support, free coefficients): 9 channel pairs times the D4-orbits of kernel offsets. A 3x3 window
+# has 3 (centre, edge, corner); the full 8x8 torus has 15 (Burnside: (64+4+4+16+16+8+8)/8).
+CASES = [(3, 27), (0, 135)]
+
+
+@pytest.fixture(scope="module", params=CASES, ids=["support3", "full"])
+def outcome(request, example, tmp_path_factory):
     out = tmp_path_factory.mktemp("p4m")
-    return example("p4m_image").main(["--out", str(out), "--seed", "2", "--size", "8"])
+    support, count = request.param
+    result = example("p4m_image").main(["--out", str(out), "--seed", "2", "--size", "8", "--support", str(support)])
+    return dict(result, support=support, expected_coefficients=count)
+
+
+def test_number_of_coefficients(outcome):
+    assert outcome["num_coefficients"] == outcome["expected_coefficients"]
+
+
+def test_kernels_are_d4_symmetric_and_local(outcome):
+    n = outcome["size"]
+    response = outcome["impulse_response"]  # (c_in, c_out, n, n), impulse at the centre pixel
+    kernels = np.roll(response, (-(n // 2), -(n // 2)), axis=(-2, -1))  # impulse moved to pixel (0, 0)
+    neg = (-np.arange(n)) % n
+    np.testing.assert_allclose(kernels[..., neg, :], kernels, atol=1e-12)  # mirror r -> -r
+    np.testing.assert_allclose(kernels.swapaxes(-1, -2), kernels, atol=1e-12)  # mirror r <-> c
+    assert np.abs(kernels).max() > 1e-3
+    if outcome["support"]:
+        half = outcome["support"] // 2
+        distance = np.minimum(np.arange(n), n - np.arange(n))
+        outside = np.maximum.outer(distance, distance) > half
+        assert np.abs(kernels[..., outside]).max() == 0.0
 
 
 def test_transformation_is_a_rotation_mirror_and_shift_of_p4m(outcome):
