@@ -76,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
         argv: command-line arguments (default: ``sys.argv[1:]``).
 
     Returns:
-        A dict with ``projector_shape`` (60, 60), ``projector_rank`` (5),
+        A dict with ``projector`` (the dense P) and ``projector_shape`` (60, 60), ``projector_rank`` (5),
         ``basis_dim`` (5), ``W`` and ``PW`` (the random (3, 20) weight and its
         projection), ``random_error`` and ``projected_error`` (the
         commutation errors of W and P W), ``projected_bias_norm`` (0),
@@ -108,7 +108,8 @@ def main(argv: Sequence[str] | None = None) -> dict:
     bias_dim = rep_out.equivariant_basis().dim
     torch.manual_seed(args.seed)
     layer = cn.nn.Linear(rep_in, rep_out)
-    layer_bias = layer.bias().detach() if layer.bias() is not None else None
+    with torch.no_grad():
+        layer_bias = layer.bias()
     layer_bias_norm = float(layer_bias.norm()) if layer_bias is not None else 0.0
     print(f"random bias b = {np.round(b, 3)}, projected P b = {Pb} (|P b| = {np.linalg.norm(Pb):.3g}):")
     print(f"  V has {bias_dim} invariant vectors, so an equivariant Linear into V has a zero bias (|b| = {layer_bias_norm:.3g})")
@@ -124,6 +125,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
     draw(rep_in, rep_out, args.seed, b, Pb, picture)
     print(f"wrote {picture}")
     return {
+        "projector": P,
         "projector_shape": P.shape,
         "projector_rank": rank,
         "basis_dim": hom.equivariant_basis().dim,

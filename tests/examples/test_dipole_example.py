@@ -17,6 +17,10 @@ def test_projector_is_60_by_60_of_rank_5(outcome):
     assert outcome["projector_shape"] == (60, 60)
     assert outcome["projector_rank"] == 5
     assert outcome["basis_dim"] == 5
+    P = outcome["projector"]
+    np.testing.assert_allclose(P, P.T, atol=1e-14)  # an orthogonal projector: symmetric and idempotent
+    np.testing.assert_allclose(P @ P, P, atol=1e-14)
+    np.testing.assert_allclose(np.trace(P), 5.0, atol=1e-12)
 
 
 def test_projection_matches_the_closed_form(outcome):
