@@ -2,7 +2,7 @@
 
 ::
 
-    constrainnet basis --group "SO(3)" "V**2 >> V" [--plot FILE] [--strategy dense|block]
+    constrainnet basis --group "SO(3)" "V**2 >> V" [--plot FILE] [--strategy NAME]
     constrainnet demo [--group SO(3)] [--n-train 300] [--n-test 500] [--epochs 100] [--out DIR]
     constrainnet train {dipole,o5,inertia,particles} [--model emlp|mlp] [--epochs N] ...
 
@@ -37,6 +37,7 @@ from . import __version__
 from .errors import ConstrainnetError, ParseError
 from .groups import Group
 from .parse import parse_group, parse_rep
+from .solver.strategy import STRATEGIES
 
 __all__ = ["main", "build_parser", "TASKS"]
 
@@ -100,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     basis.add_argument("rep", help="a rep expression over V, e.g. 'V**2 >> V' or '(5*V**0 + 5*V) >> V'")
     basis.add_argument("--group", default="SO(3)", help=f"{group_help} (default: SO(3))")
     basis.add_argument(
-        "--strategy", choices=["dense", "orbit", "block"], default=None, help="force a solver strategy (default: by structure)"
+        "--strategy", choices=list(STRATEGIES), default=None, help="force a solver strategy (default: by structure)"
     )
     basis.add_argument(
         "--explain", action="store_true", help="show the strategy, the blocks or orbits found and the time per stage"

@@ -7,6 +7,7 @@ import time
 from ..reps import Rep
 from .blocks import block_structure
 from .orbit import coordinate_permutations
+from .product import factor_split
 from .strategy import cache_clear, equivariant_basis, leaf_basis, select_strategy
 
 __all__ = ["explain"]
@@ -65,6 +66,11 @@ def explain(rep: Rep, strategy: str | None = None, max_lines: int = 20) -> list[
         perms = coordinate_permutations(rep)
         stages.append(("coordinate permutations", time.perf_counter() - t))
         lines.append(f"generators   {len(perms)} permutations of {rep.size} coordinates")
+    elif chosen == "product":
+        split = factor_split(rep) or []
+        lines.append(f"parts        {len(split)}, one per group factor, solved apart and multiplied (Kronecker)")
+        for factor, positions in split:
+            lines.append(f"  factor {factor} ({rep.G.factors[factor]!r}): tensor factors {positions}")
     t = time.perf_counter()
     basis = equivariant_basis(rep, strategy)
     stages.append(("assembly" if chosen == "block" else "solve", time.perf_counter() - t))

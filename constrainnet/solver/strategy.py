@@ -13,6 +13,7 @@ from .cache import BoundedCache
 from .dense import dense_basis
 from .disk_cache import load_or_compute
 from .orbit import orbit_basis, supports_orbits
+from .product import factor_split, product_basis
 
 __all__ = [
     "STRATEGIES",
@@ -24,7 +25,7 @@ __all__ = [
     "cache_info",
 ]
 
-STRATEGIES = ("dense", "orbit", "block")
+STRATEGIES = ("dense", "orbit", "block", "product")
 
 _BASES = BoundedCache(maxsize=512)
 _LEAVES = BoundedCache(maxsize=2048)
@@ -41,11 +42,16 @@ def select_strategy(rep: Rep) -> str:
     - ``"orbit"``: a permutation rep of a permutation group (S(n), Z(n),
       P4M(n), their tensor products and Homs): normalised orbit indicators,
       exact and sparse (:func:`constrainnet.solver.orbit.orbit_basis`).
+    - ``"product"``: a rep of a direct product G₁ × … × G_n whose tensor
+      factors each see one group factor (``V(P, factor=0) * V(P, factor=1)``
+      and its Homs): the Kronecker product of the bases of its parts, each
+      solved as a rep of its own factor group
+      (:func:`constrainnet.solver.product.product_basis`), never jointly.
     - ``"dense"``: anything else (a leaf): stack the constraints and take the
       nullspace (:func:`constrainnet.solver.dense.dense_basis`).
 
-    The leaves of the block strategy are solved by ``"orbit"`` or ``"dense"``
-    by the same rule.
+    The leaves of the block strategy (and the parts of the product strategy)
+    are solved by the same rule.
 
     Example:
         >>> import constrainnet as cn
@@ -58,7 +64,9 @@ def select_strategy(rep: Rep) -> str:
         raise TypeError(f"expected a Rep, got {type(rep).__name__}")
     if has_block_structure(rep):
         return "block"
-    return "orbit" if supports_orbits(rep) else "dense"
+    if supports_orbits(rep):
+        return "orbit"
+    return "product" if factor_split(rep) is not None else "dense"
 
 
 def leaf_basis(leaf: Rep) -> tuple[Any, str]:
@@ -74,9 +82,16 @@ def leaf_basis(leaf: Rep) -> tuple[Any, str]:
             return q, "dense"
         if supports_orbits(leaf):
             return load_or_compute(leaf, "orbit", lambda: orbit_basis(leaf)), "orbit"
+        if factor_split(leaf) is not None:
+            return product_basis(leaf, _part_basis), "product"
         return load_or_compute(leaf, "dense", lambda: dense_basis(leaf)), "dense"
 
     return _LEAVES.get_or_compute(leaf, compute)
+
+
+def _part_basis(part: Rep) -> Any:
+    """The basis of one part of the product strategy (a rep of a factor group, no direct sum)."""
+    return leaf_basis(part)[0]
 
 
 def equivariant_basis(rep: Rep, strategy: str | None = None) -> Basis:
@@ -120,6 +135,8 @@ def equivariant_basis(rep: Rep, strategy: str | None = None) -> Basis:
         index = np.arange(rep.size, dtype=np.int64)[None]
         if strategy == "dense":
             return Basis(rep, [BasisBlock(rep, load_or_compute(rep, "dense", lambda: dense_basis(rep)), index, "dense")], "dense")
+        if strategy == "product":
+            return Basis(rep, [BasisBlock(rep, product_basis(rep, _part_basis), index, "product")], "product")
         if strategy == "orbit":
             return Basis(rep, [BasisBlock(rep, load_or_compute(rep, "orbit", lambda: orbit_basis(rep)), index, "orbit")], "orbit")
         blocks = []
