@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ..errors import RepError
@@ -70,17 +72,21 @@ class Vector(Rep):
 
     @property
     def is_orthogonal(self) -> bool:
-        G = self.G
-        if G.permutations is not None:
-            return all(np.allclose(self._slice(a), -self._slice(a).T) for a in G.lie_algebra)
-        gens = [self._slice(h) for h in G.discrete_generators]
-        lie = [self._slice(a) for a in G.lie_algebra]
-        return all(np.allclose(h @ h.T, np.eye(self.size), atol=1e-8) for h in gens) and all(
-            np.allclose(a, -a.T, atol=1e-8) for a in lie
-        )
+        return _block_is_orthogonal(self.G, self._block)
 
     def __repr__(self) -> str:
         return "V" if self._factor is None else f"V[{self._factor}]"
+
+
+@functools.lru_cache(maxsize=256)
+def _block_is_orthogonal(G: Group, block: tuple[int, int] | None) -> bool:
+    """Whether the generators of G restricted to ``block`` are orthogonal (Lie ones antisymmetric); cached, as reps ask often."""
+    v = Vector(G, block)
+    if G.permutations is not None:
+        return all(np.allclose(v._slice(a), -v._slice(a).T) for a in G.lie_algebra)
+    gens = [v._slice(h) for h in G.discrete_generators]
+    lie = [v._slice(a) for a in G.lie_algebra]
+    return all(np.allclose(h @ h.T, np.eye(v.size), atol=1e-8) for h in gens) and all(np.allclose(a, -a.T, atol=1e-8) for a in lie)
 
 
 def V(G: Group, factor: int | None = None) -> Rep:

@@ -27,7 +27,7 @@ import scipy.sparse
 
 from ..reps import Rep
 
-__all__ = ["CACHE_FORMAT_VERSION", "MIN_CACHED_SIZE", "cache_dir", "enabled", "load_or_compute"]
+__all__ = ["CACHE_FORMAT_VERSION", "MIN_CACHED_SIZE", "cache_dir", "enabled", "load_or_compute", "load_or_compute_all"]
 
 # Bumped whenever the canonical form or the file layout changes: old files are then never read.
 CACHE_FORMAT_VERSION = 1
@@ -64,23 +64,77 @@ def _checksum(arrays: dict[str, np.ndarray]) -> str:
     return h.hexdigest()
 
 
-def _to_arrays(basis: Any) -> dict[str, np.ndarray]:
+def _to_arrays(basis: Any, prefix: str = "") -> dict[str, np.ndarray]:
     if scipy.sparse.issparse(basis):
         csc = scipy.sparse.csc_matrix(basis)
-        return {"data": csc.data, "indices": csc.indices.astype(np.int64), "indptr": csc.indptr.astype(np.int64), "shape": np.array(csc.shape, dtype=np.int64)}
-    return {"dense": np.asarray(basis, dtype=np.float64)}
+        arrays = {"data": csc.data, "indices": csc.indices.astype(np.int64), "indptr": csc.indptr.astype(np.int64), "shape": np.array(csc.shape, dtype=np.int64)}
+    else:
+        arrays = {"dense": np.asarray(basis, dtype=np.float64)}
+    return {prefix + k: v for k, v in arrays.items()}
 
 
-def _from_arrays(arrays: dict[str, np.ndarray]) -> Any:
-    if "dense" in arrays:
-        out = np.array(arrays["dense"], dtype=np.float64)
+def _from_arrays(arrays: dict[str, np.ndarray], prefix: str = "") -> Any:
+    if prefix + "dense" in arrays:
+        out = np.array(arrays[prefix + "dense"], dtype=np.float64)
         out.setflags(write=False)
         return out
-    shape = tuple(int(s) for s in arrays["shape"])
-    return scipy.sparse.csc_matrix((arrays["data"], arrays["indices"], arrays["indptr"]), shape=shape)
+    shape = tuple(int(s) for s in arrays[prefix + "shape"])
+    return scipy.sparse.csc_matrix((arrays[prefix + "data"], arrays[prefix + "indices"], arrays[prefix + "indptr"]), shape=shape)
 
 
-def _read(path: Path, rep: Rep, strategy: str) -> Any | None:
+def _bundle_to_arrays(solved: list[tuple[Any, str]]) -> dict[str, np.ndarray]:
+    """Leaf bases as a few flat arrays (each member of an .npz costs a read): dense values
+    concatenated, sparse ones as concatenated CSC parts, with per-leaf shapes and offsets."""
+    kinds, shapes, hows = [], [], []
+    dense, data, indices, indptr = [], [], [], []
+    for basis, how in solved:
+        shapes.append(basis.shape)
+        hows.append(how)
+        if scipy.sparse.issparse(basis):
+            csc = scipy.sparse.csc_matrix(basis)
+            kinds.append((1, csc.nnz))
+            data.append(csc.data)
+            indices.append(csc.indices.astype(np.int64))
+            indptr.append(csc.indptr.astype(np.int64))
+        else:
+            kinds.append((0, int(np.prod(basis.shape))))
+            dense.append(np.asarray(basis, dtype=np.float64).ravel())
+
+    def cat(parts: list, dtype: Any) -> np.ndarray:
+        return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype=dtype)
+
+    return {
+        "kinds": np.array(kinds, dtype=np.int64).reshape(-1, 2),
+        "shapes": np.array(shapes, dtype=np.int64).reshape(-1, 2),
+        "hows": np.array(hows, dtype=str),
+        "dense": cat(dense, np.float64),
+        "data": cat(data, np.float64),
+        "indices": cat(indices, np.int64),
+        "indptr": cat(indptr, np.int64),
+    }
+
+
+def _bundle_from_arrays(arrays: dict[str, np.ndarray]) -> list[tuple[Any, str]]:
+    out = []
+    at = {"dense": 0, "data": 0, "indptr": 0}
+    for (kind, count), (rows, cols), how in zip(arrays["kinds"], arrays["shapes"], arrays["hows"]):
+        rows, cols, count = int(rows), int(cols), int(count)
+        if kind == 0:
+            q = np.array(arrays["dense"][at["dense"] : at["dense"] + count]).reshape(rows, cols)
+            q.setflags(write=False)
+            at["dense"] += count
+        else:
+            data = arrays["data"][at["data"] : at["data"] + count]
+            indices = arrays["indices"][at["data"] : at["data"] + count]
+            indptr = arrays["indptr"][at["indptr"] : at["indptr"] + cols + 1]
+            q = scipy.sparse.csc_matrix((data, indices, indptr), shape=(rows, cols))
+            at["data"] += count
+            at["indptr"] += cols + 1
+        out.append((q, str(how)))
+    return out
+
+
+def _read(path: Path, rep: Rep, strategy: str, decode: Callable[[dict], Any] = _from_arrays) -> Any | None:
     try:
         with np.load(path, allow_pickle=False) as npz:
             stored = {k: npz[k] for k in npz.files}
@@ -95,16 +149,16 @@ def _read(path: Path, rep: Rep, strategy: str) -> Any | None:
             and str(meta["meta_strategy"]) == strategy
             and str(meta["meta_checksum"]) == _checksum(stored)
         )
-        basis = _from_arrays(stored) if ok else None
+        basis = decode(stored) if ok else None
     except (TypeError, ValueError, KeyError):
         return None
-    if basis is None or basis.shape[0] != rep.size:
+    if basis is None or (hasattr(basis, "shape") and basis.shape[0] != rep.size):
         return None
     return basis
 
 
-def _write(path: Path, rep: Rep, strategy: str, basis: Any) -> None:
-    arrays = _to_arrays(basis)
+def _write(path: Path, rep: Rep, strategy: str, basis: Any, encode: Callable[[Any], dict] = _to_arrays) -> None:
+    arrays = encode(basis)
     meta = {
         "meta_version": np.array(CACHE_FORMAT_VERSION),
         "meta_digest": np.array(f"{rep.digest:016x}"),
@@ -140,3 +194,28 @@ def load_or_compute(rep: Rep, strategy: str, compute: Callable[[], Any]) -> Any:
     basis = compute()
     _write(path, rep, strategy, basis)
     return basis
+
+
+def load_or_compute_all(rep: Rep, strategy: str, sizes: list[int], compute: Callable[[], list]) -> list:
+    """All the leaf bases of a structured rep in one file (one read for the whole rep), or computed.
+
+    Used by the block strategy: every leaf of ``rep`` (of whatever size) is
+    stored, with the name of the strategy that solved it, in one ``.npz``
+    keyed by ``rep``, so a new process reads one file instead of solving the
+    small leaves again. ``compute`` returns ``[(basis, strategy), ...]``;
+    ``sizes`` are the leaves' sizes, checked against the stored row counts.
+    """
+    if not enabled():
+        return compute()
+    path = _path(rep, strategy)
+
+    def decode(arrays: dict) -> list | None:
+        solved = _bundle_from_arrays(arrays)
+        return solved if [b.shape[0] for b, _ in solved] == list(sizes) else None
+
+    bases = _read(path, rep, strategy, decode)
+    if bases is not None:
+        return bases
+    bases = compute()
+    _write(path, rep, strategy, bases, _bundle_to_arrays)
+    return bases

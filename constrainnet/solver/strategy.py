@@ -11,7 +11,7 @@ from .basis import Basis, BasisBlock, Projector
 from .blocks import block_structure, has_block_structure
 from .cache import BoundedCache
 from .dense import dense_basis
-from .disk_cache import load_or_compute
+from .disk_cache import load_or_compute, load_or_compute_all
 from .orbit import orbit_basis, supports_orbits
 from .product import factor_split, product_basis
 
@@ -139,11 +139,10 @@ def equivariant_basis(rep: Rep, strategy: str | None = None) -> Basis:
             return Basis(rep, [BasisBlock(rep, product_basis(rep, _part_basis), index, "product")], "product")
         if strategy == "orbit":
             return Basis(rep, [BasisBlock(rep, load_or_compute(rep, "orbit", lambda: orbit_basis(rep)), index, "orbit")], "orbit")
-        blocks = []
-        for b in block_structure(rep):
-            q, how = leaf_basis(b.leaf)
-            blocks.append(BasisBlock(b.leaf, q, b.index, how))
-        return Basis(rep, blocks, "block")
+        structure = block_structure(rep)
+        # the leaves' bases and strategies, all in one disk-cache file for the whole rep
+        solved = load_or_compute_all(rep, "block", [b.leaf.size for b in structure], lambda: [leaf_basis(b.leaf) for b in structure])
+        return Basis(rep, [BasisBlock(b.leaf, q, b.index, how) for b, (q, how) in zip(structure, solved)], "block")
 
     return _BASES.get_or_compute((rep, strategy), compute)
 
