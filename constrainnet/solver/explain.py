@@ -6,6 +6,7 @@ import time
 
 from ..reps import Rep
 from .blocks import block_structure
+from .iterative import iterative_plan
 from .orbit import coordinate_permutations
 from .product import factor_split
 from .strategy import cache_clear, equivariant_basis, leaf_basis, select_strategy
@@ -19,7 +20,8 @@ def explain(rep: Rep, strategy: str | None = None, max_lines: int = 20) -> list[
     Lists the strategy chosen by :func:`select_strategy` (or forced), for the
     block strategy each distinct leaf with its copies, size, basis dimension,
     leaf strategy and solve time, for the orbit strategy the number of orbits,
-    and the seconds of every stage. The disk cache is used as usual.
+    for the iterative strategy the two halves and the Casimir blocks with
+    their unknowns, and the seconds of every stage. The disk cache is used as usual.
 
     Args:
         rep: the rep to solve.
@@ -49,7 +51,7 @@ def explain(rep: Rep, strategy: str | None = None, max_lines: int = 20) -> list[
         blocks = block_structure(rep)
         t_blocks = time.perf_counter() - t
         lines.append(f"blocks       {len(blocks)} distinct leaves, found in {t_blocks:.4f} s")
-        lines.append(f"  {'leaf':<36} {'copies':>7} {'size':>7} {'dim':>6} {'how':>6} {'seconds':>9}")
+        lines.append(f"  {'leaf':<36} {'copies':>7} {'size':>7} {'dim':>6} {'how':>9} {'seconds':>9}")
         t_leaves = 0.0
         for i, b in enumerate(blocks):
             t = time.perf_counter()
@@ -57,7 +59,7 @@ def explain(rep: Rep, strategy: str | None = None, max_lines: int = 20) -> list[
             dt = time.perf_counter() - t
             t_leaves += dt
             if i < max_lines:
-                lines.append(f"  {repr(b.leaf)[:36]:<36} {b.index.shape[0]:>7} {b.leaf.size:>7} {q.shape[1]:>6} {leaf_how:>6} {dt:>9.4f}")
+                lines.append(f"  {repr(b.leaf)[:36]:<36} {b.index.shape[0]:>7} {b.leaf.size:>7} {q.shape[1]:>6} {leaf_how:>9} {dt:>9.4f}")
         if len(blocks) > max_lines:
             lines.append(f"  ... and {len(blocks) - max_lines} more leaves")
         stages += [("block structure", t_blocks), ("leaf solves", t_leaves)]
@@ -66,6 +68,16 @@ def explain(rep: Rep, strategy: str | None = None, max_lines: int = 20) -> list[
         perms = coordinate_permutations(rep)
         stages.append(("coordinate permutations", time.perf_counter() - t))
         lines.append(f"generators   {len(perms)} permutations of {rep.size} coordinates")
+    elif chosen == "iterative":
+        t = time.perf_counter()
+        plan = iterative_plan(rep)
+        stages.append(("casimir splitting", time.perf_counter() - t))
+        lines.append(f"halves       {plan.sizes[0]} x {plan.sizes[1]}, Casimir gap {plan.casimir_gap:.3g} (relative)")
+        lines.append(f"  {'casimir':>10} {'rows':>6} {'cols':>6} {'unknowns':>9}")
+        for value, rows, cols, unknowns in plan.blocks[:max_lines]:
+            lines.append(f"  {value:>10.4g} {rows:>6} {cols:>6} {unknowns:>9}")
+        if len(plan.blocks) > max_lines:
+            lines.append(f"  ... and {len(plan.blocks) - max_lines} more blocks")
     elif chosen == "product":
         split = factor_split(rep) or []
         lines.append(f"parts        {len(split)}, one per group factor, solved apart and multiplied (Kronecker)")

@@ -12,6 +12,7 @@ from .blocks import block_structure, has_block_structure
 from .cache import BoundedCache
 from .dense import dense_basis
 from .disk_cache import load_or_compute, load_or_compute_all
+from .iterative import iterative_basis, prefers_iterative
 from .orbit import orbit_basis, supports_orbits
 from .product import factor_split, product_basis
 
@@ -25,7 +26,7 @@ __all__ = [
     "cache_info",
 ]
 
-STRATEGIES = ("dense", "orbit", "block", "product")
+STRATEGIES = ("dense", "orbit", "block", "product", "iterative")
 
 _BASES = BoundedCache(maxsize=512)
 _LEAVES = BoundedCache(maxsize=2048)
@@ -47,6 +48,13 @@ def select_strategy(rep: Rep) -> str:
       and its Homs): the Kronecker product of the bases of its parts, each
       solved as a rep of its own factor group
       (:func:`constrainnet.solver.product.product_basis`), never jointly.
+    - ``"iterative"``: a leaf of at least
+      :data:`~constrainnet.solver.iterative.ITERATIVE_MIN_SIZE` (1000)
+      coordinates of a group with a Lie algebra, with orthogonal ρ and
+      discrete generators that normalise the algebra (SO(n), O(n), their
+      subgroups and products; not finite groups, not the Lorentz group):
+      Casimir and weight splittings of the two tensor halves, small blocks
+      solved separately (:func:`constrainnet.solver.iterative.iterative_basis`).
     - ``"dense"``: anything else (a leaf): stack the constraints and take the
       nullspace (:func:`constrainnet.solver.dense.dense_basis`).
 
@@ -66,7 +74,9 @@ def select_strategy(rep: Rep) -> str:
         return "block"
     if supports_orbits(rep):
         return "orbit"
-    return "product" if factor_split(rep) is not None else "dense"
+    if factor_split(rep) is not None:
+        return "product"
+    return "iterative" if prefers_iterative(rep) else "dense"
 
 
 def leaf_basis(leaf: Rep) -> tuple[Any, str]:
@@ -84,6 +94,8 @@ def leaf_basis(leaf: Rep) -> tuple[Any, str]:
             return load_or_compute(leaf, "orbit", lambda: orbit_basis(leaf)), "orbit"
         if factor_split(leaf) is not None:
             return product_basis(leaf, _part_basis), "product"
+        if prefers_iterative(leaf):
+            return load_or_compute(leaf, "iterative", lambda: iterative_basis(leaf)), "iterative"
         return load_or_compute(leaf, "dense", lambda: dense_basis(leaf)), "dense"
 
     return _LEAVES.get_or_compute(leaf, compute)
@@ -114,7 +126,7 @@ def equivariant_basis(rep: Rep, strategy: str | None = None) -> Basis:
 
     Raises:
         SolverError: the rank cannot be certified, a leaf is too large for the
-            dense strategy, or ``"orbit"`` was forced on a rep that is not a permutation rep.
+            dense strategy, or ``"orbit"`` (``"iterative"``) was forced on a rep it does not apply to.
         ValueError: an unknown strategy name.
 
     Example:
@@ -137,6 +149,9 @@ def equivariant_basis(rep: Rep, strategy: str | None = None) -> Basis:
             return Basis(rep, [BasisBlock(rep, load_or_compute(rep, "dense", lambda: dense_basis(rep)), index, "dense")], "dense")
         if strategy == "product":
             return Basis(rep, [BasisBlock(rep, product_basis(rep, _part_basis), index, "product")], "product")
+        if strategy == "iterative":
+            q = load_or_compute(rep, "iterative", lambda: iterative_basis(rep))
+            return Basis(rep, [BasisBlock(rep, q, index, "iterative")], "iterative")
         if strategy == "orbit":
             return Basis(rep, [BasisBlock(rep, load_or_compute(rep, "orbit", lambda: orbit_basis(rep)), index, "orbit")], "orbit")
         structure = block_structure(rep)
