@@ -118,13 +118,14 @@ def kernel_expansion(grid: KernelGrid, index: np.ndarray, values: np.ndarray, r:
     return out
 
 
-def circular_conv(x: torch.Tensor, kernel: torch.Tensor, grid: KernelGrid) -> torch.Tensor:
-    r"""y_p[o] = Σ_q Σ_t K[p, q, t] x_q[o + t − left] with indices mod n: one ``conv2d`` after circular padding.
+def circular_conv(x: torch.Tensor, kernel: torch.Tensor, grid: KernelGrid, bias: torch.Tensor | None = None) -> torch.Tensor:
+    r"""y_p[o] = Σ_q Σ_t K[p, q, t] x_q[o + t − left] (+ b_p) with indices mod n: one ``conv2d`` after circular padding.
 
     Args:
         x: (batch, m, n, n) images.
         kernel: (n_out, m, k, k).
         grid: the kernel window (its padding).
+        bias: optional (n_out,) per-channel bias, added inside the convolution.
 
     Shape:
         - Output: (batch, n_out, n, n)
@@ -139,7 +140,7 @@ def circular_conv(x: torch.Tensor, kernel: torch.Tensor, grid: KernelGrid) -> to
     pad = (grid.left, grid.right, grid.left, grid.right)
     if any(pad):
         x = F.pad(x, pad, mode="circular")
-    return F.conv2d(x, kernel)
+    return F.conv2d(x, kernel, bias)
 
 
 def conv_matrix(kernel: torch.Tensor, grid: KernelGrid) -> torch.Tensor:

@@ -124,6 +124,10 @@ class OrbitLinear(Linear):
             q = np.asarray(rep_out.equivariant_basis())
             self._register_float64("bias_basis", q, factory)
             self.bias_coefficients = nn.Parameter(torch.empty(q.shape[1], **factory))
+            # images out only: an invariant bias is constant on each channel, and conv2d adds it
+            self._fused_bias = bool(self._image_pairs) and self._image_rows_are_all and not self._gathers
+            if self._fused_bias:
+                self._register_float64("_channel_bias_basis", q[:: self._grid.n**2], factory)
         else:
             self.register_buffer("bias_basis", None, persistent=False)
             self.register_parameter("bias_coefficients", None)
@@ -136,6 +140,7 @@ class OrbitLinear(Linear):
         plan = self._plan
         self._image_pairs = [t for t, p in enumerate(plan.pairs) if p.image is not None]
         self._index_arrays: dict[str, np.ndarray] = {}
+        self._fused_bias = self._image_rows_are_all = False
         self._grid = None
         self._image_rows = self._image_cols = None
         if not self._image_pairs:
@@ -152,6 +157,7 @@ class OrbitLinear(Linear):
 
         self._in_channels, image_cols = channels(plan.inputs)
         self._out_channels, image_rows = channels(plan.outputs)
+        self._image_rows_are_all = _is_range(image_rows, self.out_features)
         self._image_rows, self._image_cols = image_rows, image_cols
         n = plan.inputs[plan.pairs[self._image_pairs[0]].i].rep.G.image_size
         kept = np.concatenate([np.flatnonzero(plan.pairs[t].image[0] >= 0) for t in self._image_pairs])
@@ -242,8 +248,9 @@ class OrbitLinear(Linear):
         return _gather(maps, buffers, self.coefficients).view(shape)
 
     def _parts(self) -> tuple:
-        """(kernel, W_1, W_2, bias): what the forward applies, all differentiable."""
-        return self.kernel(), self._gather("_w1"), self._gather("_w2"), self.bias()
+        """(kernel, W_1, W_2, bias): what the forward applies, all differentiable (the bias per channel when fused)."""
+        bias = self._channel_bias_basis @ self.bias_coefficients if self._fused_bias else self.bias()
+        return self.kernel(), self._gather("_w1"), self._gather("_w2"), bias
 
     def _cached_parts(self) -> tuple:
         c, beta = self.coefficients, self.bias_coefficients
@@ -281,6 +288,9 @@ class OrbitLinear(Linear):
             return y.view(*lead, self.out_features)
         n = self._grid.n
         images = _columns(x, self._image_cols_index, self._image_cols).reshape(x.shape[0], -1, n, n)
+        if self._fused_bias:
+            y = circular_conv(images, kernel, self._grid, bias).reshape(x.shape[0], -1)
+            return y.view(*lead, self.out_features)
         y = circular_conv(images, kernel, self._grid).reshape(x.shape[0], -1)
         if w1 is not None:
             y = y + F.linear(_columns(x, self._w1_cols_index, self._index_arrays["_w1_cols"]), w1)
