@@ -4,6 +4,7 @@ from .basis import Basis, BasisBlock, Projector
 from .blocks import LeafBlocks, block_structure
 from .canonical import canonical_basis
 from .dense import dense_basis
+from .iterative import iterative_basis, iterative_plan, supports_iterative
 from .strategy import (
     STRATEGIES,
     cache_clear,
@@ -22,6 +23,9 @@ __all__ = [
     "block_structure",
     "canonical_basis",
     "dense_basis",
+    "iterative_basis",
+    "iterative_plan",
+    "supports_iterative",
     "STRATEGIES",
     "select_strategy",
     "equivariant_basis",
