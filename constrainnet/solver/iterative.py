@@ -199,6 +199,8 @@ def _prepare(rep: Rep) -> tuple[Rep, Rep, list[_Block], float]:
         for ka, kb in paired_clusters(wa, wb)[0]:
             rows.append(np.repeat(ka, len(kb)))
             cols.append(np.tile(kb, len(ka)))
+        if not rows:
+            continue  # equal Casimirs but no common weight: no intertwiner
         lie = [(left.T @ da @ left / s, right.T @ db @ right / s) for da, db, s in zip(DA, DB, scales) if s > 0]
         discrete = [(left.T @ ha @ left, right.T @ hb @ right) for ha, hb in zip(HA, HB)]
         eq = BlockEquations(lie, discrete, np.concatenate(rows), np.concatenate(cols), (len(ia), len(ib)))
