@@ -18,7 +18,7 @@ from constrainnet.solver import pivots
 from constrainnet.solver.dense import dense_basis
 from constrainnet.solver.explain import explain
 from constrainnet.solver.iterative import ITERATIVE_MIN_SIZE, halves, iterative_basis, iterative_plan, supports_iterative
-from zoo import TOL, assert_close, so_generator
+from zoo import CONTINUOUS, TOL, assert_close, build_case, params, rep_cases, so_generator
 
 # Riordan numbers: dim of the SO(3)-invariants of (R³)^⊗n, n = 0, 1, 2, ...
 RIORDAN = [1, 0, 1, 1, 3, 6, 15, 36, 91, 232, 603]
@@ -70,6 +70,17 @@ def test_iterative_gives_the_dense_columns(name, dense_block_max):
     reference = dense_basis(rep)
     assert q.shape == reference.shape and q.dtype == np.float64 and not q.flags.writeable
     assert_close(q, reference, what=f"{name}: iterative vs dense, column for column")
+
+
+@pytest.mark.parametrize("entry", params(CONTINUOUS))
+@given(data=st.data())
+def test_iterative_equals_dense_on_random_reps(entry, data):
+    spec, on_sub = data.draw(rep_cases(entry, max_size=128), label="spec, on_sub")
+    rep, _ = build_case(entry, spec, on_sub)
+    if not supports_iterative(rep):
+        assert entry.id == "Lorentz" or rep.G.is_finite or not rep.is_orthogonal
+        return
+    assert_close(iterative_basis(rep), dense_basis(rep), what=f"{rep!r}: iterative vs dense")
 
 
 @pytest.mark.parametrize("n", range(1, 8))
