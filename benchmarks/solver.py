@@ -6,9 +6,13 @@ again with the in-memory cache cleared, so the leaves come from the disk cache
 ("2nd run"), as in a new process. Where the dense strategy can run (size ≤ --dense-max), it
 is timed too and the ratio dense/ours printed. EMLP's time for the same case is
 read from ../shared/anchors/emlp/results_basis.jsonl (first call in a fresh
-process, measured on a 2-core machine of this kind) when that file is present.
+process, measured on a 2-core machine of this kind) when that file is present,
+or measured live beside ours with ``--emlp-python PATH``: the python of a
+virtual environment made by ../shared/anchors/emlp/setup.sh, which runs that
+folder's bench_basis.py on the same case in a fresh process (the EMLP column
+then says "live").
 
-Run: python benchmarks/solver.py [--dense-max 4096] [--repeats 3] [--only S8]
+Run: python benchmarks/solver.py [--dense-max 4096] [--repeats 3] [--only S8] [--memory] [--emlp-python PATH]
 (SO(3) V**4 >> V**4 has 6,561 dims: --dense-max 8192 times dense on it too, ~20 s.)
 """
 
@@ -17,8 +21,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import tempfile
 import time
+import tracemalloc
 from pathlib import Path
 
 import constrainnet as cn
@@ -48,6 +54,11 @@ def cases():
         out.append((f"S{n}:V**3>>V", "V**3>>V", W**3 >> W, f"S{n}:V**3>>V"))
     P = cn.V(P4M(32))
     out.append(("P4M32:V>>V", "V>>V (1,048,576 dims)", P >> P, None))
+    P = cn.V(P4M(64))
+    out.append(("P4M64:V>>V", "V>>V (16,777,216 dims)", P >> P, None))
+    G = SO(3) * S(8)
+    points = cn.V(G, factor=0) * cn.V(G, factor=1)
+    out.append(("SO3xS8:V[0]*V[1]>>same", "V[0]*V[1]>>V[0]*V[1]", points >> points, None))
     return out
 
 
@@ -63,6 +74,17 @@ def timed(rep, strategy, repeats):
     return best, dim, used
 
 
+def peak_memory_mb(rep):
+    """Peak memory allocated by a cold solve (tracemalloc: numpy and Python allocations), in MB."""
+    cache_clear()
+    os.environ["CONSTRAINNET_CACHE_DIR"] = tempfile.mkdtemp(prefix="constrainnet-bench-")
+    tracemalloc.start()
+    equivariant_basis(rep)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak / 2**20
+
+
 def second_run(rep):
     """Time of a solve served by the disk cache filled by the last cold run."""
     cache_clear()
@@ -71,11 +93,28 @@ def second_run(rep):
     return time.perf_counter() - t0
 
 
+def emlp_live(python: str, case: str) -> float | None:
+    """EMLP's first-call seconds for ``case``, run now by its own bench_basis.py in its own environment."""
+    script = EMLP_RESULTS.parent / "bench_basis.py"
+    with tempfile.NamedTemporaryFile(suffix=".log") as log:
+        run = subprocess.run([python, str(script), "--only", case, "--log", log.name], capture_output=True, text=True, timeout=900)
+    for line in run.stdout.splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if row.get("case") == case and row.get("status") == "ok":
+            return float(row["seconds_first_call"])
+    return None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dense-max", type=int, default=4096, help="largest rep size solved densely for the ratio")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--only", default="", help="run cases whose name contains this")
+    parser.add_argument("--memory", action="store_true", help="also report the peak memory of a cold solve (one more run)")
+    parser.add_argument("--emlp-python", default="", help="python of an EMLP environment (setup.sh) to time EMLP live")
     args = parser.parse_args()
     emlp = {}
     if EMLP_RESULTS.exists():
@@ -84,7 +123,7 @@ def main() -> None:
             emlp[row["case"]] = row.get("seconds_first_call")
     header = (
         f"{'case':<40} {'size':>9} {'dim':>6} {'strategy':>8} {'ours s':>9} {'2nd run':>8} "
-        f"{'dense s':>9} {'dense/ours':>10} {'EMLP s':>8} {'EMLP/ours':>9}"
+        f"{'dense s':>9} {'dense/ours':>10} {'EMLP s':>10} {'EMLP/ours':>9}" + (f" {'peak MB':>8}" if args.memory else "")
     )
     print(header)
     print("-" * len(header))
@@ -99,9 +138,12 @@ def main() -> None:
             assert dim_dense == dim, f"{name}: dense dim {dim_dense} != {dim}"
             dense, ratio = f"{td:.4f}", f"{td / t:.1f}x"
         e = emlp.get(emlp_key) if emlp_key else None
-        e_text = f"{e:.2f}" if isinstance(e, (int, float)) else "n/a"
+        live = bool(args.emlp_python and emlp_key)
+        if live:
+            e = emlp_live(args.emlp_python, emlp_key)
+        e_text = (f"{e:.2f}" + (" live" if live else "")) if isinstance(e, (int, float)) else "n/a"
         e_ratio = f"{e / t:.0f}x" if isinstance(e, (int, float)) else "n/a"
-        print(f"{name:<40} {rep.size:>9} {dim:>6} {used:>8} {t:>9.4f} {again:>8} {dense:>9} {ratio:>10} {e_text:>8} {e_ratio:>9}")
+        print(f"{name:<40} {rep.size:>9} {dim:>6} {used:>8} {t:>9.4f} {again:>8} {dense:>9} {ratio:>10} {e_text:>10} {e_ratio:>9}" + (f" {peak_memory_mb(rep):>8.0f}" if args.memory else ""))
 
 
 if __name__ == "__main__":

@@ -325,13 +325,18 @@ class Group:
         return True
 
     def _random_word(self, rng: np.random.Generator, length: int | None = None) -> np.ndarray:
+        # A lazy random walk: each step multiplies by a generator, its inverse, or
+        # nothing. The pause makes the word length's parity random, without which
+        # an order-2 generator of a continuous group (a mirror of O(3)) would
+        # appear an even number of times in every word and one component never be sampled.
         gens = self.discrete_generators
         invs = np.linalg.inv(gens)
         length = length or 10 + 4 * len(gens)
         g = np.eye(self._d)
         for _ in range(length):
-            i = rng.integers(len(gens))
-            g = (gens[i] if rng.integers(2) else invs[i]) @ g
+            i, move = rng.integers(len(gens)), rng.integers(3)
+            if move < 2:
+                g = (gens[i] if move else invs[i]) @ g
         return g
 
     # -- values --------------------------------------------------------------

@@ -106,3 +106,13 @@ def test_so3_samples_average_to_zero():
 
 def test_samples_of_zero_elements():
     assert SO(3).samples(0, rng=0).shape == (0, 3, 3)
+
+
+def test_samples_reach_every_component_with_one_order_two_generator():
+    """A mirror plus rotations about z (the cone O(2) in O(3)): both determinants appear."""
+    from constrainnet.groups import Subgroup
+
+    lz = np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+    H = Subgroup(O(3), discrete_generators=[np.diag([1.0, -1.0, 1.0])], lie_algebra=[lz])
+    dets = np.round(np.linalg.det(H.samples(64, rng=0)))
+    assert set(dets.tolist()) == {-1.0, 1.0}
