@@ -34,6 +34,7 @@ __all__ = [
     "WeightAssembly",
     "BASIS_ZERO_RTOL",
     "EMPTY_BAGS",
+    "affine",
 ]
 
 # Basis entries at most this fraction of their pair's largest entry are rounding
@@ -146,7 +147,11 @@ def sum_strategy(size: int, counts: np.ndarray) -> str:
 
 
 def weight_sums(
-    shape: tuple[int, int], layout: Sequence[BlockLayout], bases: Sequence[np.ndarray], column_order: np.ndarray | None = None
+    shape: tuple[int, int],
+    layout: Sequence[BlockLayout],
+    bases: Sequence[np.ndarray],
+    column_order: np.ndarray | None = None,
+    transposed: bool = False,
 ) -> tuple[SparseSum, SparseSum]:
     r"""The forward (c → W, flattened) and backward (∂W → ∂c) maps of W = Σ_k C_k ⊗ B_k.
 
@@ -162,6 +167,10 @@ def weight_sums(
         column_order: optional (in,) permutation: the assembled matrix holds
             column c of W at position ``column_order[c]`` (W with its columns
             permuted, for inputs whose coordinates come in another order).
+        transposed: assemble Wᵀ (in, out) row-major instead of W: ``x @ Wᵀ``
+            then reads a contiguous matrix, and the gradient that comes back
+            for it is contiguous too (the gradient of W would be a transposed
+            view, copied before every backward gather).
 
     Returns:
         (forward, backward): forward maps c to W.reshape(-1), backward maps
@@ -186,6 +195,8 @@ def weight_sums(
     if column_order is not None:
         order = np.asarray(column_order, dtype=np.int64)
         dest_all = dest_all // width * width + order[dest_all % width]
+    if transposed:
+        dest_all = dest_all % width * shape[0] + dest_all // width
     src_all = np.concatenate(src) if src else np.zeros(0, dtype=np.int64)
     val_all = np.concatenate(val) if val else np.zeros(0)
     forward = SparseSum.build(shape[0] * shape[1], dest_all, src_all, val_all)
@@ -241,9 +252,10 @@ class WeightAssembly:
         bases: Sequence[np.ndarray],
         factory: dict,
         column_order: np.ndarray | None = None,
+        transposed: bool = False,
     ) -> None:
-        self.shape = shape
-        self.sums = weight_sums(shape, layout, bases, column_order)
+        self.shape = (shape[1], shape[0]) if transposed else shape
+        self.sums = weight_sums(shape, layout, bases, column_order, transposed)
         self.buffers: tuple[list[str], list[str]] = ([], [])
         for direction, smap, names in zip(("forward", "backward"), self.sums, self.buffers):
             for name, array in zip(smap.names, smap.arrays):
@@ -267,6 +279,16 @@ class WeightAssembly:
         forward, backward = ([buffers[name] for name in names] for names in self.buffers)
         q = buffers[bias_basis] if biases else None
         return _Assemble.apply(self, forward, backward, q, len(coefficients), *coefficients, *biases)
+
+
+def affine(x: torch.Tensor, weight_t: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """y = x Wᵀ + b from the transposed weight Wᵀ (in, out), for inputs of any leading shape.
+
+    One ``addmm`` (``mm`` without bias) on the flattened leading dimensions.
+    """
+    if x.ndim != 2:
+        return affine(x.reshape(-1, x.shape[-1]), weight_t, bias).view(*x.shape[:-1], weight_t.shape[1])
+    return x.mm(weight_t) if bias is None else torch.addmm(bias, x, weight_t)
 
 
 class _Assemble(torch.autograd.Function):

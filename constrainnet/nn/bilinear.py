@@ -7,11 +7,10 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ..errors import RepMismatchError
 from ..reps import Rep, Scalar, ScalarRep, tensor
-from .assembly import Float64Buffers, WeightAssembly
+from .assembly import Float64Buffers, WeightAssembly, affine
 from .linear import Linear, check_input
 from .plan import components
 
@@ -110,7 +109,8 @@ class BiLinear(Float64Buffers):
         # and the bias [Q_1 β_1; Q_2 β_2] (Q_1 β_1 = 0 if left has no bias)
         layout = self.left._layout + [replace(lay, row=lay.row + mid) for lay in self.right._layout]
         bases = [p.basis for p in self.left._plan.pairs + self.right._plan.pairs]
-        self._factors = WeightAssembly(self, "_factors", (2 * mid, rep_in.size), layout, bases, factory)
+        # both assembled transposed (see WeightAssembly): x @ [W_1; W_2]ᵀ, (u ⊗ v) @ W_outᵀ
+        self._factors = WeightAssembly(self, "_factors", (2 * mid, rep_in.size), layout, bases, factory, transposed=True)
         q_right = np.asarray(rep_mid.equivariant_basis())
         q_left = q_right if self.left.bias_coefficients is not None else q_right[:, :0]
         q = np.zeros((2 * mid, q_left.shape[1] + q_right.shape[1]))
@@ -125,7 +125,7 @@ class BiLinear(Float64Buffers):
             order.append(((c1.offset + p1 * c1.rep.size + o1) * mid + c2.offset + p2 * c2.rep.size + o2).ravel())
         shape = (self.out.out_features, self.out.in_features)
         bases = [p.basis for p in self.out._plan.pairs]
-        self._product = WeightAssembly(self, "_product", shape, self.out._layout, bases, factory, np.concatenate(order))
+        self._product = WeightAssembly(self, "_product", shape, self.out._layout, bases, factory, np.concatenate(order), transposed=True)
         self._cache: tuple | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -135,16 +135,16 @@ class BiLinear(Float64Buffers):
     def _bilinear(self, x: torch.Tensor, residual: torch.Tensor | None = None) -> torch.Tensor:
         """y = W_out (u ⊗ v), plus ``residual`` (of y's shape) if given, added inside the last matrix product."""
         factors, bias, out = self._weights()
-        u, v = F.linear(x, factors, bias).split(self.rep_mid.size, dim=-1)
+        u, v = affine(x, factors, bias).split(self.rep_mid.size, dim=-1)
         products = (u.unsqueeze(-1) * v.unsqueeze(-2)).flatten(-2)
         if residual is None:
-            return F.linear(products, out)
+            return affine(products, out)
         if products.ndim == 2:
-            return torch.addmm(residual, products, out.t())
-        return residual + F.linear(products, out)
+            return torch.addmm(residual, products, out)
+        return residual + affine(products, out)
 
     def _weights(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """[W_1; W_2], its bias and W_out in outer-product column order; cached in eval mode without grad."""
+        """[W_1; W_2]ᵀ, its bias and W_outᵀ (rows in outer-product order); cached in eval mode without grad."""
         if self.training or torch.is_grad_enabled():
             return self._assemble()
         key = tuple((p._version, p.data_ptr()) for p in self.parameters())

@@ -7,13 +7,12 @@ from typing import Any, Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..errors import RepError, RepMismatchError
 from ..groups import Group
 from ..reps import Rep
-from .assembly import Float64Buffers, WeightAssembly
+from .assembly import Float64Buffers, WeightAssembly, affine
 from .bilinear import BiLinear
 from .linear import Linear, check_input
 from .nonlinear import GatedNonlinearity, gated
@@ -74,7 +73,7 @@ class EMLPBlock(Float64Buffers):
         )
         bases = [p.basis for p in self.linear._plan.pairs + left._plan.pairs + right._plan.pairs]
         factory = {"device": device, "dtype": self.linear.coefficients.dtype}
-        self._stacked = WeightAssembly(self, "_stacked", (wide.size + 2 * mid, rep_in.size), layout, bases, factory)
+        self._stacked = WeightAssembly(self, "_stacked", (wide.size + 2 * mid, rep_in.size), layout, bases, factory, transposed=True)
         q_linear = self.linear._float64_buffers["bias_basis"]
         q_factors = self.bilinear._float64_buffers["_factors_bias_basis"]
         q = np.zeros((wide.size + 2 * mid, q_linear.shape[1] + q_factors.shape[1]))
@@ -85,13 +84,13 @@ class EMLPBlock(Float64Buffers):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x, self.rep_in, "EMLPBlock")
         stacked, bias, out = self._weights()
-        h, u, v = F.linear(x, stacked, bias).split(self._split, dim=-1)
+        h, u, v = affine(x, stacked, bias).split(self._split, dim=-1)
         products = (u.unsqueeze(-1) * v.unsqueeze(-2)).flatten(-2)
-        y = torch.addmm(h, products, out.t()) if products.ndim == 2 else h + F.linear(products, out)
+        y = torch.addmm(h, products, out) if products.ndim == 2 else h + affine(products, out)
         return self.nonlinearity(y)
 
     def _weights(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """[L; W_1; W_2], its bias and W_out (in outer-product column order); cached in eval mode without grad."""
+        """[L; W_1; W_2]ᵀ, its bias and W_outᵀ (rows in outer-product order); cached in eval mode without grad."""
         if self.training or torch.is_grad_enabled():
             return self._assemble()
         key = tuple((p._version, p.data_ptr()) for p in self.parameters())

@@ -7,12 +7,11 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..errors import RepMismatchError
 from ..reps import Rep
-from .assembly import BlockLayout, Float64Buffers, WeightAssembly
+from .assembly import BlockLayout, Float64Buffers, WeightAssembly, affine
 from .plan import BASIS_FORMAT_VERSION, LinearPlan
 
 __all__ = ["Linear", "check_input"]
@@ -139,7 +138,10 @@ class Linear(Float64Buffers):
             self._layout.append(BlockLayout(out.offset, out.mult, out.rep.size, inp.offset, inp.mult, inp.rep.size, p.r))
             self._pair_shapes.append((p.r, out.mult, inp.mult))
         # the gathers that assemble W (and its backward), as buffers "_forward_*", "_backward_*"
-        self._assembly = WeightAssembly(self, "", (self.out_features, self.in_features), self._layout, [p.basis for p in plan.pairs], factory)
+        # assembled as Wᵀ (in, out): the forward is x @ Wᵀ + b and its gradient arrives contiguous
+        self._assembly = WeightAssembly(
+            self, "", (self.out_features, self.in_features), self._layout, [p.basis for p in plan.pairs], factory, transposed=True
+        )
         if bias:
             q = np.asarray(rep_out.equivariant_basis())
             self._register_float64("bias_basis", q, factory)
@@ -191,8 +193,11 @@ class Linear(Float64Buffers):
 
     def weight(self) -> torch.Tensor:
         """The dense (out, in) weight W = Σ_k C_k ⊗ B_k, assembled as one autograd node (differentiable)."""
+        return self._transposed_weight().t()
+
+    def _transposed_weight(self) -> torch.Tensor:
         if not self._pair_shapes:
-            return self.coefficients.new_zeros(self.out_features, self.in_features)
+            return self.coefficients.new_zeros(self.in_features, self.out_features)
         return self._assembly(self, (self.coefficients,))
 
     def bias(self) -> torch.Tensor | None:
@@ -202,9 +207,14 @@ class Linear(Float64Buffers):
         return self.bias_basis @ self.bias_coefficients
 
     def _weight_and_bias(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """W and b from one autograd node."""
+        """W and b."""
+        weight_t, bias = self._affine_parts()
+        return weight_t.t(), bias
+
+    def _affine_parts(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Wᵀ (in, out) and b from one autograd node."""
         if not self._pair_shapes or self.bias_coefficients is None:
-            return self.weight(), self.bias()
+            return self._transposed_weight(), self.bias()
         return self._assembly(self, (self.coefficients,), (self.bias_coefficients,), "bias_basis")
 
     def _cached_weight(self) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -215,14 +225,14 @@ class Linear(Float64Buffers):
         cache = self._cache
         if cache is None or cache[0] != key:
             with torch.no_grad():
-                cache = self._cache = (key, *self._weight_and_bias())
+                cache = self._cache = (key, *self._affine_parts())
         return cache[1], cache[2]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x, self.rep_in, "Linear")
         if self.training or torch.is_grad_enabled():
-            return F.linear(x, *self._weight_and_bias())
-        return F.linear(x, *self._cached_weight())
+            return affine(x, *self._affine_parts())
+        return affine(x, *self._cached_weight())
 
     def train(self, mode: bool = True) -> "Linear":
         self._cache = None
