@@ -15,10 +15,10 @@ processes writing the same key leave one whole file.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any, Callable
 
@@ -30,7 +30,7 @@ from ..reps import Rep
 __all__ = ["CACHE_FORMAT_VERSION", "MIN_CACHED_SIZE", "cache_dir", "enabled", "load_or_compute", "load_or_compute_all"]
 
 # Bumped whenever the canonical form or the file layout changes: old files are then never read.
-CACHE_FORMAT_VERSION = 1
+CACHE_FORMAT_VERSION = 2  # 2: CRC-32 checksums, orbit bases stored as their row indices only
 
 # Leaves smaller than this solve in well under a millisecond: not worth a file.
 MIN_CACHED_SIZE = 256
@@ -57,16 +57,31 @@ def _path(rep: Rep, strategy: str) -> Path:
 
 
 def _checksum(arrays: dict[str, np.ndarray]) -> str:
-    h = hashlib.sha256()
+    # CRC-32 detects the damage a cache meets (truncation, bit rot, a torn write)
+    # at several GB/s; the file is not a security boundary (it is never unpickled)
+    crc = 0
     for name in sorted(arrays):
         a = np.ascontiguousarray(arrays[name])
-        h.update(name.encode() + str(a.dtype).encode() + str(a.shape).encode() + a.tobytes())
-    return h.hexdigest()
+        crc = zlib.crc32(name.encode() + str(a.dtype).encode() + str(a.shape).encode(), crc)
+        crc = zlib.crc32(memoryview(a).cast("B") if a.size else b"", crc)
+    return f"{crc:08x}"
+
+
+def _is_orbit_basis(csc: scipy.sparse.csc_matrix) -> bool:
+    """One entry per row, each 1/sqrt(its column's size): normalised orbit indicators."""
+    if csc.nnz != csc.shape[0]:
+        return False
+    sizes = np.diff(csc.indptr)
+    return bool(np.array_equal(csc.data, np.repeat(1.0 / np.sqrt(sizes), sizes)))
 
 
 def _to_arrays(basis: Any, prefix: str = "") -> dict[str, np.ndarray]:
     if scipy.sparse.issparse(basis):
         csc = scipy.sparse.csc_matrix(basis)
+        if _is_orbit_basis(csc) and csc.shape[0] < 2**31:
+            # the values follow from the column sizes: store the row indices only
+            arrays = {"orbit_rows": csc.indices.astype(np.int32), "orbit_indptr": csc.indptr.astype(np.int64)}
+            return {prefix + k: v for k, v in arrays.items()}
         arrays = {"data": csc.data, "indices": csc.indices.astype(np.int64), "indptr": csc.indptr.astype(np.int64), "shape": np.array(csc.shape, dtype=np.int64)}
     else:
         arrays = {"dense": np.asarray(basis, dtype=np.float64)}
@@ -74,6 +89,13 @@ def _to_arrays(basis: Any, prefix: str = "") -> dict[str, np.ndarray]:
 
 
 def _from_arrays(arrays: dict[str, np.ndarray], prefix: str = "") -> Any:
+    if prefix + "orbit_rows" in arrays:
+        rows, indptr = arrays[prefix + "orbit_rows"], arrays[prefix + "orbit_indptr"]
+        sizes = np.diff(indptr)
+        if len(rows) != indptr[-1] or np.any(sizes <= 0):
+            raise ValueError("orbit basis: inconsistent row indices and column pointers")
+        data = np.repeat(1.0 / np.sqrt(sizes), sizes)
+        return scipy.sparse.csc_matrix((data, rows, indptr), shape=(len(rows), len(sizes)))
     if prefix + "dense" in arrays:
         out = np.array(arrays[prefix + "dense"], dtype=np.float64)
         out.setflags(write=False)

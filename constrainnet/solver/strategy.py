@@ -93,7 +93,7 @@ def leaf_basis(leaf: Rep) -> tuple[Any, str]:
         if supports_orbits(leaf):
             return load_or_compute(leaf, "orbit", lambda: orbit_basis(leaf)), "orbit"
         if factor_split(leaf) is not None:
-            return product_basis(leaf, _part_basis), "product"
+            return load_or_compute(leaf, "product", lambda: product_basis(leaf, _part_basis)), "product"
         if prefers_iterative(leaf):
             return load_or_compute(leaf, "iterative", lambda: iterative_basis(leaf)), "iterative"
         return load_or_compute(leaf, "dense", lambda: dense_basis(leaf)), "dense"
@@ -148,7 +148,8 @@ def equivariant_basis(rep: Rep, strategy: str | None = None) -> Basis:
         if strategy == "dense":
             return Basis(rep, [BasisBlock(rep, load_or_compute(rep, "dense", lambda: dense_basis(rep)), index, "dense")], "dense")
         if strategy == "product":
-            return Basis(rep, [BasisBlock(rep, product_basis(rep, _part_basis), index, "product")], "product")
+            q = load_or_compute(rep, "product", lambda: product_basis(rep, _part_basis))
+            return Basis(rep, [BasisBlock(rep, q, index, "product")], "product")
         if strategy == "iterative":
             q = load_or_compute(rep, "iterative", lambda: iterative_basis(rep))
             return Basis(rep, [BasisBlock(rep, q, index, "iterative")], "iterative")

@@ -151,3 +151,17 @@ def test_block_bundle_with_sparse_leaves_round_trips(folder):
     again = equivariant_basis(rep)
     assert {b.strategy for b in again.blocks} == {"orbit"}
     assert np.array_equal(np.asarray(again), first)
+
+
+def test_orbit_bases_are_stored_as_row_indices(folder):
+    """Orbit bases keep only their row indices on disk (the values are 1/sqrt(orbit size)) and read back exactly."""
+    rep = cn.V(S(5)) ** 2 >> cn.V(S(5)) ** 2
+    first = equivariant_basis(rep)
+    (path,) = files(folder)
+    with np.load(path, allow_pickle=False) as npz:
+        assert "orbit_rows" in npz.files and "data" not in npz.files
+    cache_clear()
+    again = equivariant_basis(rep)
+    q1, q2 = first.blocks[0].q, again.blocks[0].q
+    assert scipy.sparse.issparse(q2)
+    assert (q1 != q2).nnz == 0
