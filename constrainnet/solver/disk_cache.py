@@ -97,7 +97,7 @@ def _from_arrays(arrays: dict[str, np.ndarray], prefix: str = "") -> Any:
         data = np.repeat(1.0 / np.sqrt(sizes), sizes)
         return scipy.sparse.csc_matrix((data, rows, indptr), shape=(len(rows), len(sizes)))
     if prefix + "dense" in arrays:
-        out = np.array(arrays[prefix + "dense"], dtype=np.float64)
+        out = np.asarray(arrays[prefix + "dense"], dtype=np.float64)  # freshly read: no copy
         out.setflags(write=False)
         return out
     shape = tuple(int(s) for s in arrays[prefix + "shape"])
