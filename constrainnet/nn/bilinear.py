@@ -9,18 +9,25 @@ import numpy as np
 import torch
 
 from ..errors import RepMismatchError
+from ..groups import ProductGroup
 from ..reps import Rep, Scalar, ScalarRep, tensor
+from ..solver.product import factor_split
 from .assembly import Float64Buffers, WeightAssembly, affine
 from .linear import Linear, check_input
 from .plan import components
 
-__all__ = ["BiLinear", "bilinear_mid_rep", "MID_ATOM_MAX_SIZE", "MID_COPIES"]
+__all__ = ["BiLinear", "bilinear_mid_rep", "MID_ATOM_MAX_SIZE", "MID_COPIES", "MID_PRODUCT_MAX_SIZE"]
 
 # The product space is rep_mid ⊗ rep_mid, so rep_mid is kept small: MID_COPIES
 # copies of each distinct component of rep_in no larger than MID_ATOM_MAX_SIZE
 # (scalars, pseudo-scalars and V of groups acting on up to 8 coordinates).
 MID_ATOM_MAX_SIZE = 8
 MID_COPIES = 3
+# For a product group the features that matter are often bigger than 8
+# coordinates (a vector per point of SO(3) × S(n) has 3n), so there rep_mid may
+# take larger components too, within MID_PRODUCT_MAX_SIZE coordinates in all:
+# 38² = 1444 coordinates of rep_mid ⊗ rep_mid, formed densely per sample.
+MID_PRODUCT_MAX_SIZE = 38
 
 
 def bilinear_mid_rep(rep_in: Rep) -> Rep:
@@ -30,21 +37,71 @@ def bilinear_mid_rep(rep_in: Rep) -> Rep:
     most ``MID_ATOM_MAX_SIZE`` (in order of appearance); ``MID_COPIES``
     scalars if there is none.
 
+    For a rep of a :class:`~constrainnet.groups.ProductGroup` rep_mid may also
+    take components bigger than ``MID_ATOM_MAX_SIZE`` (a vector per point
+    V[0]*V[1] of SO(3) × S(n) has 3n coordinates, and without it no product
+    reaches the shape of a point cloud), within ``MID_PRODUCT_MAX_SIZE``
+    coordinates in all (so rep_mid ⊗ rep_mid within its square). Copies of
+    the distinct components of ``rep_in`` are added in this order, each only
+    if it still fits, and listed in their order of appearance:
+
+    1. one copy of each component of size at most ``MID_ATOM_MAX_SIZE``;
+    2. one copy of each larger component, those that couple factors first
+       (their tensor factors are defining reps of two or more factors, such as
+       V[0]*V[1]: their products give Σ_j p_j q_jᵀ, p_i·q_j, s_j p_j), then the
+       others (V[0]**2, V[1]**2, …), each kind smallest first;
+    3. ``MID_COPIES − 1`` more rounds of one copy of each larger component (in
+       the order of 2), then of each small one: parallel product paths, which
+       shorten the plateaus of training where a product of small factors
+       must grow.
+
+    Larger components are taken only when they are tensor products of the
+    factors' defining reps (their products are then solved factor by factor,
+    see :func:`~constrainnet.solver.product.factor_split`), never e.g. V**2
+    of the whole defining rep V = V[0] ⊕ V[1].
+    ``MID_COPIES`` scalars if none fits.
+
     Example:
         >>> import constrainnet as cn
-        >>> from constrainnet.groups import SO
+        >>> from constrainnet.groups import SO, S
         >>> V = cn.V(SO(3))
         >>> bilinear_mid_rep(10 * V**0 + 5 * V + 2 * V**2)
         3*Scalar + 3*V
+        >>> P = SO(3) * S(4)
+        >>> a, b = cn.V(P, factor=0), cn.V(P, factor=1)
+        >>> mid = bilinear_mid_rep(15 * a**0 + 3 * b + 4 * a + a**2 + 4 * (a * b))
+        >>> mid, mid.size
+        (Scalar + V[1] + V[0] + 2*V[0]**2 + V[0]*V[1], 38)
     """
-    seen: list[Rep] = []
+    distinct: list[Rep] = []
     for c in components(rep_in):
-        if c.rep.size <= MID_ATOM_MAX_SIZE and c.rep not in seen:
-            seen.append(c.rep)
+        if c.rep not in distinct:
+            distinct.append(c.rep)
+    if isinstance(rep_in.G, ProductGroup):
+        counts = _product_mid_counts(distinct)
+        seen = [r for r in distinct if counts[r]]
+        parts = [counts[r] * r for r in seen] if seen else [MID_COPIES * Scalar(rep_in.G)]
+        return sum(parts[1:], parts[0])
+    seen = [r for r in distinct if r.size <= MID_ATOM_MAX_SIZE]
     if not seen:
         seen = [Scalar(rep_in.G)]
     parts = [MID_COPIES * r for r in seen]
     return sum(parts[1:], parts[0])
+
+
+def _product_mid_counts(distinct: list[Rep]) -> dict[Rep, int]:
+    """Copies of each distinct component in rep_mid for a product group (the priorities of :func:`bilinear_mid_rep`)."""
+    small = [r for r in distinct if r.size <= MID_ATOM_MAX_SIZE]
+    # larger components only where the product strategy solves their products factor by factor
+    splits = {r: factor_split(r) for r in distinct if r.size > MID_ATOM_MAX_SIZE}
+    large = sorted((r for r, split in splits.items() if split is not None), key=lambda r: (len(splits[r]) < 2, r.size))
+    counts = dict.fromkeys(distinct, 0)
+    used = 0
+    for r in small + large + (large + small) * (MID_COPIES - 1):
+        if used + r.size <= MID_PRODUCT_MAX_SIZE:
+            counts[r] += 1
+            used += r.size
+    return counts
 
 
 class BiLinear(Float64Buffers):
