@@ -17,8 +17,7 @@ sum runs over its terms in a fixed order.
 
 from __future__ import annotations
 
-import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
@@ -65,28 +64,15 @@ class BlockLayout:
     r: int
 
 
-class _CsrCache(dict):
-    """A cache of sparse CSR views that copies and pickles as empty (sparse CSR tensors do neither)."""
-
-    def __deepcopy__(self, memo: dict) -> "_CsrCache":
-        return _CsrCache()
-
-    def __reduce__(self) -> tuple:
-        return (_CsrCache, ())
-
-
 @dataclass(frozen=True)
 class SparseSum:
     r"""A fixed sparse linear map y = M x: y[d] = Σ_t x[src_t] · value_t over the terms t with dest_t = d.
 
     Built once from its terms (:meth:`build`, float64 values) into arrays that
-    :meth:`apply` takes as tensors. The terms of each destination form a bag
-    (a row), summed in the order given to :meth:`build`: on the CPU by one
-    sparse CSR matrix-vector product (a row per bag, each row summed by one
-    thread), elsewhere by one ``embedding_bag`` (weighted by the values); the
-    CSR product is about twice as fast on the CPU, and ``embedding_bag`` is
-    deterministic on CUDA where cuSPARSE's default product is not promised to
-    be. Two strategies (:func:`sum_strategy`):
+    :meth:`apply` takes as tensors. The terms of each destination form a bag,
+    and one ``embedding_bag`` gathers and sums every bag (weighted by the
+    values, in the order given to :meth:`build`). Two strategies
+    (:func:`sum_strategy`):
 
     - ``"bags"``: a bag for every destination (an empty one sums to 0): y is
       the ``embedding_bag`` itself.
@@ -99,8 +85,7 @@ class SparseSum:
         size: length of y.
         strategy: ``"bags"`` or ``"split"``.
         names: the names of the arrays, in the order :meth:`apply` takes them.
-        arrays: int32 bag sources and offsets, float64 weights, int64
-            destinations (``"split"``), and the int32 CSR row pointers (the offsets and the number of terms).
+        arrays: int32 bag sources and offsets, float64 weights, int64 destinations.
 
     Example:
         >>> import numpy as np, torch
@@ -113,9 +98,6 @@ class SparseSum:
     strategy: str
     names: tuple[str, ...]
     arrays: tuple[np.ndarray, ...]
-    # the last CSR matrix built on the CPU, with the buffers it views: reused
-    # while those very tensors are passed (new buffers after a cast miss it)
-    _csr_cache: dict = field(default_factory=lambda: _CsrCache(), compare=False, repr=False)
 
     @staticmethod
     def build(size: int, dest: np.ndarray, src: np.ndarray, value: np.ndarray, strategy: str | None = None) -> "SparseSum":
@@ -135,26 +117,14 @@ class SparseSum:
         # embedding_bag takes int32 sources and offsets (half the memory traffic of int64)
         offsets = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int32)
         arrays = (src.astype(np.int32), offsets, value)
-        crow = np.append(offsets, len(src)).astype(np.int32)
         if strategy == "bags":
-            return SparseSum(size, strategy, ("src", "offsets", "value", "crow"), (*arrays, crow))
-        return SparseSum(size, strategy, ("src", "offsets", "value", "dest", "crow"), (*arrays, np.unique(dest), crow))
-
-    def _csr(self, crow: torch.Tensor, col: torch.Tensor, value: torch.Tensor, width: int) -> torch.Tensor:
-        last = self._csr_cache.get("last")
-        if last is not None and last[0] is crow and last[1] is col and last[2] is value and last[3] == width:
-            return last[4]
-        matrix = _csr(crow, col, value, width)
-        self._csr_cache["last"] = (crow, col, value, width, matrix)
-        return matrix
+            return SparseSum(size, strategy, ("src", "offsets", "value"), arrays)
+        return SparseSum(size, strategy, ("src", "offsets", "value", "dest"), (*arrays, np.unique(dest)))
 
     def apply(self, x: torch.Tensor, *tensors: torch.Tensor) -> torch.Tensor:
         """y = M x (not recorded by autograd), with this map's arrays as tensors on x's device, weights in x's dtype."""
-        if x.device.type == "cpu":
-            sums = self._csr(tensors[-1], tensors[0], tensors[2], x.numel()) @ x.detach().reshape(-1)
-        else:
-            # detached: embedding_bag then skips the bookkeeping for its own backward
-            sums = F.embedding_bag(tensors[0], x.detach().reshape(-1, 1), tensors[1], mode="sum", per_sample_weights=tensors[2]).view(-1)
+        # detached: embedding_bag then skips the bookkeeping for its own backward
+        sums = F.embedding_bag(tensors[0], x.detach().reshape(-1, 1), tensors[1], mode="sum", per_sample_weights=tensors[2]).view(-1)
         if self.strategy == "bags":
             return sums
         y = sums.new_zeros(self.size)
@@ -164,23 +134,6 @@ class SparseSum:
         if torch.are_deterministic_algorithms_enabled():
             return y.index_put_((tensors[3],), sums)
         return y.put_(tensors[3], sums)
-
-
-_CSR_WARNED = False
-
-
-def _csr(crow: torch.Tensor, col: torch.Tensor, value: torch.Tensor, width: int) -> torch.Tensor:
-    """The CSR matrix of a map (a cheap view of its buffers: no copy, invariants checked at build time)."""
-    global _CSR_WARNED
-    if not _CSR_WARNED:
-        # torch warns once per process that sparse CSR support is in beta; the
-        # operations used here (construction, matrix-vector product) are stable
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            out = torch.sparse_csr_tensor(crow, col, value, size=(crow.numel() - 1, width), check_invariants=False)
-        _CSR_WARNED = True
-        return out
-    return torch.sparse_csr_tensor(crow, col, value, size=(crow.numel() - 1, width), check_invariants=False)
 
 
 def sum_strategy(size: int, counts: np.ndarray) -> str:

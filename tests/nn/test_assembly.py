@@ -406,38 +406,3 @@ def test_emlp_step_under_torch_deterministic_mode():
     finally:
         torch.use_deterministic_algorithms(previous)
     assert all(p.grad is not None for p in model.parameters())
-
-
-def test_layers_copy_and_pickle_after_a_forward():
-    """The CPU maps keep a CSR view of their buffers; copies and pickles of a used model still work."""
-    import copy
-    import pickle
-
-    V = cn.V(SO(3))
-    model = cn.nn.EMLP(5 * V**0 + 5 * V, V, group=SO(3), ch=32, num_layers=1)
-    x = torch.randn(4, 20)
-    model(x).sum().backward()
-    for twin in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
-        assert torch.equal(twin(x), model(x))
-        twin(x).sum().backward()
-
-
-def test_cpu_csr_maps_equal_embedding_bag():
-    """The CPU path (CSR product) and the embedding_bag path give the same sums."""
-    from constrainnet.nn.assembly import SparseSum
-
-    rng = np.random.default_rng(0)
-    dest, src = rng.integers(0, 50, 400), rng.integers(0, 30, 400)
-    value = rng.standard_normal(400)
-    for strategy in ("bags", "split"):
-        m = SparseSum.build(60, dest, src, value, strategy)
-        tensors = [torch.as_tensor(a) for a in m.arrays]
-        x = torch.as_tensor(rng.standard_normal(30))
-        csr = m.apply(x, *tensors)
-        bag = torch.nn.functional.embedding_bag(tensors[0], x.reshape(-1, 1), tensors[1], mode="sum", per_sample_weights=tensors[2]).view(-1)
-        if strategy == "split":
-            bag = torch.zeros(60, dtype=x.dtype).index_put_((tensors[3],), bag)
-        torch.testing.assert_close(csr, bag, rtol=1e-12, atol=1e-12)
-        expected = np.zeros(60)
-        np.add.at(expected, dest, value * x.numpy()[src])
-        np.testing.assert_allclose(csr.numpy(), expected, atol=1e-12)
