@@ -7,7 +7,8 @@ Measured interleaved in one run (ours, plain, ours, plain, ...), median of
   hidden reps ``uniform_rep(ch)``, batch 512);
 - eval: forward under ``torch.no_grad()`` in eval mode (cached weight);
 - step: one Adam step of ``cn.nn.EMLP`` vs ``cn.nn.MLP`` (Inertia shape:
-  O(3), ``5*V**0 + 5*V -> V**2``, 3 layers of width ch, batch 512).
+  O(3), ``5*V**0 + 5*V -> V**2``, 3 layers of width ch, batch 512; and
+  ch 64 at batch 32, where fixed per-step costs dominate).
 
 Run: python benchmarks/layers.py [--device cuda] [--threads 2]
 """
@@ -81,10 +82,12 @@ def main() -> None:
     G = O(3)
     V = cn.V(G)
     rep_in, rep_out = 5 * V**0 + 5 * V, V**2
-    for ch in args.channels:
+    # the benchmark's shapes, then a small model at a small batch (the size of the
+    # learning tests), where fixed per-step costs dominate
+    for ch, batch in [(ch, args.batch) for ch in args.channels] + [(64, 32)]:
         models = [cn.nn.EMLP(rep_in, rep_out, group=G, ch=ch, num_layers=3, device=device), cn.nn.MLP(rep_in, rep_out, group=G, ch=ch, num_layers=3, device=device)]
-        x = torch.randn(args.batch, rep_in.size, device=device)
-        y = torch.randn(args.batch, rep_out.size, device=device)
+        x = torch.randn(batch, rep_in.size, device=device)
+        y = torch.randn(batch, rep_out.size, device=device)
         steps = []
         for m in models:
             opt = torch.optim.Adam(m.parameters(), lr=1e-3)
@@ -96,7 +99,7 @@ def main() -> None:
 
             steps.append(step)
         a, b = interleaved(steps[0], steps[1], args.rounds, max(1, args.iters // 2), sync)
-        print(f"{f'EMLP vs MLP O(3) ch {ch} Adam step':<34} {a * 1e3:>9.3f} {b * 1e3:>9.3f} {a / b:>6.2f}x")
+        print(f"{f'EMLP vs MLP O(3) ch {ch} batch {batch} step':<34} {a * 1e3:>9.3f} {b * 1e3:>9.3f} {a / b:>6.2f}x")
 
 
 if __name__ == "__main__":

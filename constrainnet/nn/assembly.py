@@ -71,8 +71,11 @@ class SparseSum:
     Built once from its terms (:meth:`build`, float64 values) into arrays that
     :meth:`apply` takes as tensors. The terms of each destination form a bag,
     and one ``embedding_bag`` gathers and sums every bag (weighted by the
-    values, in the order given to :meth:`build`). Two strategies
-    (:func:`sum_strategy`):
+    values, in the order given to :meth:`build`). (A torch sparse CSR
+    matrix-vector product is faster in isolation on the CPU, but it runs on
+    MKL's own thread pool, whose spinning threads then slow every later small
+    operation of the process by an order of magnitude: not used.) Two
+    strategies (:func:`sum_strategy`):
 
     - ``"bags"``: a bag for every destination (an empty one sums to 0): y is
       the ``embedding_bag`` itself.

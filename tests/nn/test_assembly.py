@@ -406,3 +406,17 @@ def test_emlp_step_under_torch_deterministic_mode():
     finally:
         torch.use_deterministic_algorithms(previous)
     assert all(p.grad is not None for p in model.parameters())
+
+
+def test_layers_copy_and_pickle_after_a_forward():
+    """A used model (caches filled) deep-copies and pickles, and the copies compute the same."""
+    import copy
+    import pickle
+
+    V = cn.V(SO(3))
+    model = cn.nn.EMLP(5 * V**0 + 5 * V, V, group=SO(3), ch=32, num_layers=1)
+    x = torch.randn(4, 20)
+    model(x).sum().backward()
+    for twin in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
+        assert torch.equal(twin(x), model(x))
+        twin(x).sum().backward()
