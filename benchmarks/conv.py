@@ -19,28 +19,13 @@ Run: python benchmarks/conv.py [--device cuda] [--threads 2]
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import torch
 
 import constrainnet as cn
 from constrainnet.groups import P4M
 
-
-def interleaved(fa, fb, rounds, iters, sync):
-    for _ in range(3):
-        fa(), fb()
-    ta, tb = [], []
-    for _ in range(rounds):
-        for f, acc in ((fa, ta), (fb, tb)):
-            sync()
-            t0 = time.perf_counter()
-            for _ in range(iters):
-                f()
-            sync()
-            acc.append((time.perf_counter() - t0) / iters)
-    return statistics.median(ta), statistics.median(tb)
+from timing import interleaved  # benchmarks/timing.py (the script's folder is on sys.path)
 
 
 def main() -> None:

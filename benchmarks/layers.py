@@ -16,8 +16,6 @@ Run: python benchmarks/layers.py [--device cuda] [--threads 2]
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import torch
 
@@ -25,20 +23,7 @@ import constrainnet as cn
 from constrainnet.groups import O, SO
 from constrainnet.nn import uniform_rep
 
-
-def interleaved(fa, fb, rounds, iters, sync):
-    for _ in range(3):
-        fa(), fb()
-    ta, tb = [], []
-    for _ in range(rounds):
-        for f, acc in ((fa, ta), (fb, tb)):
-            sync()
-            t0 = time.perf_counter()
-            for _ in range(iters):
-                f()
-            sync()
-            acc.append((time.perf_counter() - t0) / iters)
-    return statistics.median(ta), statistics.median(tb)
+from timing import interleaved  # benchmarks/timing.py (the script's folder is on sys.path)
 
 
 def main() -> None:

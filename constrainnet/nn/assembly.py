@@ -35,6 +35,8 @@ __all__ = [
     "BASIS_ZERO_RTOL",
     "EMPTY_BAGS",
     "affine",
+    "sparse_map",
+    "CachedAssembly",
 ]
 
 # Basis entries at most this fraction of their pair's largest entry are rounding
@@ -236,6 +238,35 @@ class Float64Buffers(nn.Module):
         return out
 
 
+class CachedAssembly(Float64Buffers):
+    """A module whose forward uses tensors assembled from its parameters by :meth:`_assemble`,
+    cached in eval mode under ``torch.no_grad()`` and rebuilt when a parameter changes
+    (an in-place update bumps its version; new storage changes its address)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._cache: tuple | None = None
+
+    def _assemble(self) -> tuple[torch.Tensor, ...]:
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def _weights(self) -> tuple[torch.Tensor, ...]:
+        """:meth:`_assemble`'s tensors: fresh (differentiable) in training or with grad, else cached."""
+        if self.training or torch.is_grad_enabled():
+            return self._assemble()
+        key = tuple((p._version, p.data_ptr()) for p in self.parameters())
+        if self._cache is None or self._cache[0] != key:
+            self._cache = (key, *self._assemble())
+        return self._cache[1:]
+
+    def train(self, mode: bool = True) -> "CachedAssembly":
+        self._cache = None
+        return super().train(mode)
+
+    def _clear_cache(self) -> None:
+        self._cache = None
+
+
 class WeightAssembly:
     """The maps of :func:`weight_sums`, registered as non-persistent buffers of a module, and the weight they give.
 
@@ -317,7 +348,7 @@ class _Assemble(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor, grad_bias: torch.Tensor | None = None) -> tuple:
         # ∂c = Mᵀ ∂W, itself differentiable when the graph of the gradient is built
-        grads = _split(_sparse_map(ctx.sums[::-1], ctx.buffers[::-1], grad.reshape(-1)), ctx.sizes[0])
+        grads = _split(sparse_map(ctx.sums[::-1], ctx.buffers[::-1], grad.reshape(-1)), ctx.sizes[0])
         if grad_bias is not None:
             grads += _split(torch.mv(ctx.bias_basis.t(), grad_bias), ctx.sizes[1])
         needs = ctx.needs_input_grad[5:]
@@ -338,11 +369,11 @@ class _SparseMap(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple:
-        return None, None, _sparse_map(ctx.sums[::-1], ctx.buffers[::-1], grad)
+        return None, None, sparse_map(ctx.sums[::-1], ctx.buffers[::-1], grad)
 
 
-def _sparse_map(sums: tuple[SparseSum, SparseSum], buffers: tuple, x: torch.Tensor) -> torch.Tensor:
-    """M x, recorded for autograd only when x needs it (a gradient computed with ``create_graph=True``)."""
+def sparse_map(sums: tuple[SparseSum, SparseSum], buffers: tuple, x: torch.Tensor) -> torch.Tensor:
+    """M x for the first of ``sums`` (M, Mᵀ), recorded for autograd only when x needs it (a gradient computed with ``create_graph=True``)."""
     if torch.is_grad_enabled() and x.requires_grad:
         return _SparseMap.apply(sums, buffers, x)
     return sums[0].apply(x, *buffers[0])

@@ -12,7 +12,7 @@ from ..errors import RepMismatchError
 from ..groups import ProductGroup
 from ..reps import Rep, Scalar, ScalarRep, tensor
 from ..solver.product import factor_split
-from .assembly import Float64Buffers, WeightAssembly, affine
+from .assembly import CachedAssembly, WeightAssembly, affine
 from .linear import Linear, check_input
 from .plan import components
 
@@ -104,7 +104,7 @@ def _product_mid_counts(distinct: list[Rep]) -> dict[Rep, int]:
     return counts
 
 
-class BiLinear(Float64Buffers):
+class BiLinear(CachedAssembly):
     r"""An equivariant bilinear map y = W_out (u ⊗ v), u = W_1 x, v = W_2 x.
 
     u and v are equivariant linear images of x in a small rep ``rep_mid``; their
@@ -183,7 +183,6 @@ class BiLinear(Float64Buffers):
         shape = (self.out.out_features, self.out.in_features)
         bases = [p.basis for p in self.out._plan.pairs]
         self._product = WeightAssembly(self, "_product", shape, self.out._layout, bases, factory, np.concatenate(order), transposed=True)
-        self._cache: tuple | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x, self.rep_in, "BiLinear")
@@ -200,26 +199,10 @@ class BiLinear(Float64Buffers):
             return torch.addmm(residual, products, out)
         return residual + affine(products, out)
 
-    def _weights(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """[W_1; W_2]ᵀ, its bias and W_outᵀ (rows in outer-product order); cached in eval mode without grad."""
-        if self.training or torch.is_grad_enabled():
-            return self._assemble()
-        key = tuple((p._version, p.data_ptr()) for p in self.parameters())
-        if self._cache is None or self._cache[0] != key:
-            self._cache = (key, *self._assemble())
-        return self._cache[1:]
-
     def _assemble(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         betas = [b for b in (self.left.bias_coefficients, self.right.bias_coefficients) if b is not None]
         factors, bias = self._factors(self, (self.left.coefficients, self.right.coefficients), betas, "_factors_bias_basis")
         return factors, bias, self._product(self, (self.out.coefficients,))
-
-    def train(self, mode: bool = True) -> "BiLinear":
-        self._cache = None
-        return super().train(mode)
-
-    def _clear_cache(self) -> None:
-        self._cache = None
 
     def extra_repr(self) -> str:
         return f"rep_in={self.rep_in!r}, rep_out={self.rep_out!r}, rep_mid={self.rep_mid!r}"

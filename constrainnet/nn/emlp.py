@@ -12,7 +12,7 @@ from torch import nn
 from ..errors import RepError, RepMismatchError
 from ..groups import Group
 from ..reps import Rep
-from .assembly import Float64Buffers, WeightAssembly, affine
+from .assembly import CachedAssembly, WeightAssembly, affine
 from .bilinear import BiLinear
 from .linear import Linear, check_input
 from .nonlinear import GatedNonlinearity, gated
@@ -21,7 +21,7 @@ from .uniform import uniform_rep
 __all__ = ["EMLPBlock", "EMLP", "MLP", "hidden_reps"]
 
 
-class EMLPBlock(Float64Buffers):
+class EMLPBlock(CachedAssembly):
     r"""One hidden layer of an EMLP: y = σ_gate(L x + B(x)).
 
     L = Linear(rep_in, gated(rep_out)) maps to the features plus their gates,
@@ -79,7 +79,6 @@ class EMLPBlock(Float64Buffers):
         q = np.zeros((wide.size + 2 * mid, q_linear.shape[1] + q_factors.shape[1]))
         q[: wide.size, : q_linear.shape[1]], q[wide.size :, q_linear.shape[1] :] = q_linear, q_factors
         self._register_float64("_stacked_bias_basis", q, factory)
-        self._cache: tuple | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x, self.rep_in, "EMLPBlock")
@@ -89,28 +88,12 @@ class EMLPBlock(Float64Buffers):
         y = torch.addmm(h, products, out) if products.ndim == 2 else h + affine(products, out)
         return self.nonlinearity(y)
 
-    def _weights(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """[L; W_1; W_2]ᵀ, its bias and W_outᵀ (rows in outer-product order); cached in eval mode without grad."""
-        if self.training or torch.is_grad_enabled():
-            return self._assemble()
-        key = tuple((p._version, p.data_ptr()) for p in self.parameters())
-        if self._cache is None or self._cache[0] != key:
-            self._cache = (key, *self._assemble())
-        return self._cache[1:]
-
     def _assemble(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         left, right, bilinear = self.bilinear.left, self.bilinear.right, self.bilinear
         coefficients = (self.linear.coefficients, left.coefficients, right.coefficients)
         betas = [b for b in (self.linear.bias_coefficients, left.bias_coefficients, right.bias_coefficients) if b is not None]
         stacked, bias = self._stacked(self, coefficients, betas, "_stacked_bias_basis")
         return stacked, bias, bilinear._product(bilinear, (bilinear.out.coefficients,))
-
-    def train(self, mode: bool = True) -> "EMLPBlock":
-        self._cache = None
-        return super().train(mode)
-
-    def _clear_cache(self) -> None:
-        self._cache = None
 
     def extra_repr(self) -> str:
         return f"rep_in={self.rep_in!r}, rep_out={self.rep_out!r}"

@@ -32,7 +32,7 @@ from ..errors import RepMismatchError
 from ..reps import Rep
 from ..solver import equivariant_basis
 from ..solver.orbit import supports_orbits
-from .assembly import BlockLayout, Float64Buffers, SparseSum
+from .assembly import BlockLayout, Float64Buffers, SparseSum, sparse_map
 from .conv import circular_conv, conv_matrix, is_image_rep, kernel_expansion, kernel_grid
 from .linear import Linear, check_input
 from .orbit_plan import SparsePlan
@@ -245,7 +245,7 @@ class OrbitLinear(Linear):
             return None
         maps, names, shape = self._gathers[name]
         buffers = tuple([self._buffers[b] for b in part] for part in names)
-        return _gather(maps, buffers, self.coefficients).view(shape)
+        return sparse_map(maps, buffers, self.coefficients).view(shape)
 
     def _parts(self) -> tuple:
         """(kernel, W_1, W_2, bias): what the forward applies, all differentiable (the bias per channel when fused)."""
@@ -316,21 +316,3 @@ def _columns(x: torch.Tensor, index: torch.Tensor, array: np.ndarray | None) -> 
         return x.narrow(1, int(array[0]), len(array))
     return x.index_select(1, index)
 
-
-class _Gather(torch.autograd.Function):
-    """y = M c for the first of ``maps`` (M, Mᵀ); the backward applies Mᵀ the same way, so any order is differentiable."""
-
-    @staticmethod
-    def forward(ctx: Any, maps: tuple[SparseSum, SparseSum], buffers: tuple, c: torch.Tensor) -> torch.Tensor:
-        ctx.maps, ctx.buffers = maps, buffers
-        return maps[0].apply(c, *buffers[0])
-
-    @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple:
-        return None, None, _gather(ctx.maps[::-1], ctx.buffers[::-1], grad.reshape(-1))
-
-
-def _gather(maps: tuple[SparseSum, SparseSum], buffers: tuple, x: torch.Tensor) -> torch.Tensor:
-    if torch.is_grad_enabled() and x.requires_grad:
-        return _Gather.apply(maps, buffers, x)
-    return maps[0].apply(x, *buffers[0])
