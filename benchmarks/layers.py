@@ -10,7 +10,7 @@ Measured interleaved in one run (ours, plain, ours, plain, ...), median of
   O(3), ``5*V**0 + 5*V -> V**2``, 3 layers of width ch, batch 512; and
   ch 64 at batch 32, where fixed per-step costs dominate).
 
-Run: python benchmarks/layers.py [--device cuda] [--threads 2]
+Run: python benchmarks/layers.py [--device cuda] [--threads 2] [--breakdown]
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--iters", type=int, default=10)
     parser.add_argument("--channels", type=int, nargs="+", default=[256, 384])
+    parser.add_argument("--breakdown", action="store_true", help="also time the stages of one EMLPBlock (at the first --channels)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -85,6 +86,44 @@ def main() -> None:
             steps.append(step)
         a, b = interleaved(steps[0], steps[1], args.rounds, max(1, args.iters // 2), sync)
         print(f"{f'EMLP vs MLP O(3) ch {ch} batch {batch} step':<34} {a * 1e3:>9.3f} {b * 1e3:>9.3f} {a / b:>6.2f}x")
+    if args.breakdown:
+        breakdown(G, rep_in, rep_out, args, device, sync)
+
+
+def breakdown(G, rep_in, rep_out, args, device, sync) -> None:
+    """Forward+backward of one hidden EMLPBlock, against one MLP layer (Linear + SiLU) of the same width:
+    as it runs, with its weights fixed (no assembly), and its stages alone."""
+    ch = args.channels[0]
+    block = cn.nn.EMLP(rep_in, rep_out, group=G, ch=ch, num_layers=3, device=device).layers[1]
+    layer = torch.nn.Sequential(torch.nn.Linear(ch, ch, device=device), torch.nn.SiLU())
+    h = torch.randn(args.batch, ch, device=device, requires_grad=True)
+    fixed = [t.detach().requires_grad_() for t in block._assemble()]
+    stacked, bias, out = fixed
+    wide = block.nonlinearity.rep_in.size
+    u, v = (torch.randn(args.batch, block.bilinear.rep_mid.size, device=device, requires_grad=True) for _ in range(2))
+    products = torch.randn(args.batch, out.shape[0], device=device, requires_grad=True)
+    features = torch.randn(args.batch, wide, device=device, requires_grad=True)
+    assemble = block._assemble
+
+    def fixed_block():
+        block._assemble = lambda: fixed
+        try:
+            block(h).sum().backward()
+        finally:
+            block._assemble = assemble
+
+    stages = {
+        "block": lambda: block(h).sum().backward(),
+        "block, weights fixed": fixed_block,
+        "stacked product x [L; W1; W2]": lambda: torch.addmm(bias, h, stacked).sum().backward(),
+        "outer product u (x) v": lambda: (u.unsqueeze(-1) * v.unsqueeze(-2)).flatten(-2).sum().backward(),
+        "bilinear product W_out (u (x) v)": lambda: torch.addmm(features, products, out).sum().backward(),
+        "gated nonlinearity": lambda: block.nonlinearity(features).sum().backward(),
+    }
+    print(f"\nEMLPBlock ch {ch} batch {args.batch}, forward+backward, against Linear+SiLU of width {ch}")
+    for name, f in stages.items():
+        a, b = interleaved(f, lambda: layer(h).sum().backward(), args.rounds, args.iters, sync)
+        print(f"{name:<34} {a * 1e3:>9.3f} {b * 1e3:>9.3f} {a / b:>6.2f}x")
 
 
 if __name__ == "__main__":
