@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 from typing import Any
 
 import numpy as np
@@ -40,7 +41,7 @@ def check_dtype(dtype: Any) -> torch.dtype:
     return dtype
 
 
-class EquivariantDataset(torch.utils.data.Dataset):
+class EquivariantDataset(torch.utils.data.Dataset, abc.ABC):
     r"""A regression dataset y = f(x) with f equivariant: f(ρ_in(g) x) = ρ_out(g) f(x).
 
     Subclasses set ``rep_in``, ``rep_out`` and ``group`` and implement
@@ -82,11 +83,13 @@ class EquivariantDataset(torch.utils.data.Dataset):
         self.Y = torch.as_tensor(y, dtype=dtype)
 
     # -- to be provided by subclasses ----------------------------------------
+    @abc.abstractmethod
     def _sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        raise NotImplementedError  # pragma: no cover - abstract
+        """``n`` inputs drawn from ``rng``, shape (n, rep_in.size)."""
 
+    @abc.abstractmethod
     def _target(self, x: np.ndarray) -> np.ndarray:
-        raise NotImplementedError  # pragma: no cover - abstract
+        """The exact targets of inputs ``x``, shape (n, rep_out.size)."""
 
     # -- public --------------------------------------------------------------
     def target(self, x: Any) -> np.ndarray:

@@ -17,7 +17,8 @@ sum runs over its terms in a fixed order.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import abc
+from dataclasses import dataclass, replace
 from typing import Any, Sequence
 
 import numpy as np
@@ -37,6 +38,7 @@ __all__ = [
     "affine",
     "sparse_map",
     "CachedAssembly",
+    "stacked_layout",
 ]
 
 # Basis entries at most this fraction of their pair's largest entry are rounding
@@ -238,7 +240,24 @@ class Float64Buffers(nn.Module):
         return out
 
 
-class CachedAssembly(Float64Buffers):
+def stacked_layout(layers: Sequence[Any]) -> tuple[list[BlockLayout], list[np.ndarray], int]:
+    """The block layout and bases of the weights of ``layers`` (``Linear``s) stacked one below the other.
+
+    Returns:
+        (layout, bases, rows): each layer's blocks moved down by the rows of the
+        layers above it, their bases in the same order, and the total rows.
+    """
+    layout: list[BlockLayout] = []
+    bases: list[np.ndarray] = []
+    rows = 0
+    for layer in layers:
+        layout += [replace(lay, row=lay.row + rows) for lay in layer._layout]
+        bases += [p.basis for p in layer._plan.pairs]
+        rows += layer.out_features
+    return layout, bases, rows
+
+
+class CachedAssembly(Float64Buffers, abc.ABC):
     """A module whose forward uses tensors assembled from its parameters by :meth:`_assemble`,
     cached in eval mode under ``torch.no_grad()`` and rebuilt when a parameter changes
     (an in-place update bumps its version; new storage changes its address)."""
@@ -247,8 +266,9 @@ class CachedAssembly(Float64Buffers):
         super().__init__()
         self._cache: tuple | None = None
 
+    @abc.abstractmethod
     def _assemble(self) -> tuple[torch.Tensor, ...]:
-        raise NotImplementedError  # pragma: no cover - abstract
+        """The tensors the forward uses, assembled from the parameters (differentiable)."""
 
     def _weights(self) -> tuple[torch.Tensor, ...]:
         """:meth:`_assemble`'s tensors: fresh (differentiable) in training or with grad, else cached."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -12,7 +11,7 @@ from ..errors import RepMismatchError
 from ..groups import ProductGroup
 from ..reps import Rep, Scalar, ScalarRep, tensor
 from ..solver.product import factor_split
-from .assembly import CachedAssembly, WeightAssembly, affine
+from .assembly import CachedAssembly, WeightAssembly, affine, stacked_layout
 from .linear import Linear, check_input
 from .plan import components
 
@@ -164,8 +163,7 @@ class BiLinear(CachedAssembly):
         mid = rep_mid.size
         # [W_1; W_2] from the coefficients of left, then right (rows of W_2 below W_1),
         # and the bias [Q_1 β_1; Q_2 β_2] (Q_1 β_1 = 0 if left has no bias)
-        layout = self.left._layout + [replace(lay, row=lay.row + mid) for lay in self.right._layout]
-        bases = [p.basis for p in self.left._plan.pairs + self.right._plan.pairs]
+        layout, bases, _ = stacked_layout([self.left, self.right])
         # both assembled transposed (see WeightAssembly): x @ [W_1; W_2]ᵀ, (u ⊗ v) @ W_outᵀ
         self._factors = WeightAssembly(self, "_factors", (2 * mid, rep_in.size), layout, bases, factory, transposed=True)
         q_right = np.asarray(rep_mid.equivariant_basis())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any, Sequence
 
 import numpy as np
@@ -12,7 +11,7 @@ from torch import nn
 from ..errors import RepError, RepMismatchError
 from ..groups import Group
 from ..reps import Rep
-from .assembly import CachedAssembly, WeightAssembly, affine
+from .assembly import CachedAssembly, WeightAssembly, affine, stacked_layout
 from .bilinear import BiLinear
 from .linear import Linear, check_input
 from .nonlinear import GatedNonlinearity, gated
@@ -66,12 +65,7 @@ class EMLPBlock(CachedAssembly):
         left, right = self.bilinear.left, self.bilinear.right
         mid = self.bilinear.rep_mid.size
         self._split = [wide.size, mid, mid]
-        layout = (
-            self.linear._layout
-            + [replace(lay, row=lay.row + wide.size) for lay in left._layout]
-            + [replace(lay, row=lay.row + wide.size + mid) for lay in right._layout]
-        )
-        bases = [p.basis for p in self.linear._plan.pairs + left._plan.pairs + right._plan.pairs]
+        layout, bases, _ = stacked_layout([self.linear, left, right])
         factory = {"device": device, "dtype": self.linear.coefficients.dtype}
         self._stacked = WeightAssembly(self, "_stacked", (wide.size + 2 * mid, rep_in.size), layout, bases, factory, transposed=True)
         q_linear = self.linear._float64_buffers["bias_basis"]
