@@ -98,12 +98,14 @@ def breakdown(G, rep_in, rep_out, args, device, sync) -> None:
     layer = torch.nn.Sequential(torch.nn.Linear(ch, ch, device=device), torch.nn.SiLU())
     h = torch.randn(args.batch, ch, device=device, requires_grad=True)
     fixed = [t.detach().requires_grad_() for t in block._assemble()]
-    stacked, bias, out = fixed
+    weights, bias = fixed
+    stacked, out = block._stacked.matrices(weights)
     wide = block.nonlinearity.rep_in.size
     u, v = (torch.randn(args.batch, block.bilinear.rep_mid.size, device=device, requires_grad=True) for _ in range(2))
     products = torch.randn(args.batch, out.shape[0], device=device, requires_grad=True)
     features = torch.randn(args.batch, wide, device=device, requires_grad=True)
     assemble = block._assemble
+    grads = [torch.randn_like(t) for t in fixed]
 
     def fixed_block():
         block._assemble = lambda: fixed
@@ -115,6 +117,7 @@ def breakdown(G, rep_in, rep_out, args, device, sync) -> None:
     stages = {
         "block": lambda: block(h).sum().backward(),
         "block, weights fixed": fixed_block,
+        "assembly of the block's weights": lambda: torch.autograd.backward(block._assemble(), grads),
         "stacked product x [L; W1; W2]": lambda: torch.addmm(bias, h, stacked).sum().backward(),
         "outer product u (x) v": lambda: (u.unsqueeze(-1) * v.unsqueeze(-2)).flatten(-2).sum().backward(),
         "bilinear product W_out (u (x) v)": lambda: torch.addmm(features, products, out).sum().backward(),

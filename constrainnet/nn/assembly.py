@@ -28,6 +28,7 @@ from torch import nn
 
 __all__ = [
     "BlockLayout",
+    "WeightPart",
     "SparseSum",
     "sum_strategy",
     "weight_sums",
@@ -153,6 +154,35 @@ def sum_strategy(size: int, counts: np.ndarray) -> str:
     return "bags" if int(size - np.count_nonzero(counts)) <= EMPTY_BAGS else "split"
 
 
+@dataclass(frozen=True, eq=False)
+class WeightPart:
+    """One matrix W = Σ_k C_k ⊗ B_k of a :class:`WeightAssembly`, over its block pairs.
+
+    Attributes:
+        shape: (out, in) of W.
+        layout: one :class:`BlockLayout` per pair.
+        bases: per pair, the (r, b, a) float64 basis B.
+        column_order: optional (in,) permutation: the assembled matrix holds
+            column c of W at position ``column_order[c]`` (W with its columns
+            permuted, for inputs whose coordinates come in another order).
+        transposed: assemble Wᵀ (in, out) row-major instead of W: ``x @ Wᵀ``
+            then reads a contiguous matrix, and the gradient that comes back
+            for it is contiguous too (the gradient of W would be a transposed
+            view, copied before every backward gather).
+    """
+
+    shape: tuple[int, int]
+    layout: Sequence[BlockLayout]
+    bases: Sequence[np.ndarray]
+    column_order: np.ndarray | None = None
+    transposed: bool = False
+
+    @property
+    def assembled_shape(self) -> tuple[int, int]:
+        """The shape of the matrix as assembled: (in, out) if transposed, else (out, in)."""
+        return (self.shape[1], self.shape[0]) if self.transposed else self.shape
+
+
 def weight_sums(
     shape: tuple[int, int],
     layout: Sequence[BlockLayout],
@@ -166,23 +196,39 @@ def weight_sums(
     order, pair after pair; the weight entry (row + p·b + o, col + q·a + i) of a
     pair is Σ_k C[k, p, q] B[k, o, i]. Basis entries within
     ``BASIS_ZERO_RTOL`` of zero (relative to the pair's largest) are skipped.
-
-    Args:
-        shape: (out, in) of W.
-        layout: one :class:`BlockLayout` per pair.
-        bases: per pair, the (r, b, a) float64 basis B.
-        column_order: optional (in,) permutation: the assembled matrix holds
-            column c of W at position ``column_order[c]`` (W with its columns
-            permuted, for inputs whose coordinates come in another order).
-        transposed: assemble Wᵀ (in, out) row-major instead of W: ``x @ Wᵀ``
-            then reads a contiguous matrix, and the gradient that comes back
-            for it is contiguous too (the gradient of W would be a transposed
-            view, copied before every backward gather).
+    The arguments are those of :class:`WeightPart`.
 
     Returns:
         (forward, backward): forward maps c to W.reshape(-1), backward maps
         ∂L/∂W.reshape(-1) to ∂L/∂c.
     """
+    return joint_weight_sums([WeightPart(shape, layout, bases, column_order, transposed)])
+
+
+def joint_weight_sums(parts: Sequence[WeightPart]) -> tuple[SparseSum, SparseSum]:
+    """The maps of :func:`weight_sums` for several matrices at once.
+
+    c is every part's coefficient vector, part after part; the output is every
+    part's assembled matrix, flattened, one after the other.
+    """
+    dest, src, val = [], [], []
+    coefficients = entries = 0
+    for part in parts:
+        d, s, v, count = _part_terms(part)
+        dest.append(d + entries)
+        src.append(s + coefficients)
+        val.append(v)
+        coefficients += count
+        entries += part.shape[0] * part.shape[1]
+    dest_all, src_all, val_all = np.concatenate(dest), np.concatenate(src), np.concatenate(val)
+    forward = SparseSum.build(entries, dest_all, src_all, val_all)
+    backward = SparseSum.build(coefficients, src_all, dest_all, val_all)
+    return forward, backward
+
+
+def _part_terms(part: WeightPart) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """The terms (dest, src, value) of one matrix, and its number of coefficients."""
+    shape, layout, bases, column_order, transposed = part.shape, part.layout, part.bases, part.column_order, part.transposed
     dest, src, val = [], [], []
     offset = 0
     width = shape[1]
@@ -198,17 +244,15 @@ def weight_sums(
         src.append((offset + k[None, None, :] * lay.n * lay.m + p * lay.m + q).ravel())
         val.append(np.broadcast_to(basis[k, o, i], (lay.n, lay.m, len(k))).ravel())
         offset += lay.r * lay.n * lay.m
-    dest_all = np.concatenate(dest) if dest else np.zeros(0, dtype=np.int64)
+    dest_all = np.concatenate(dest).astype(np.int64) if dest else np.zeros(0, dtype=np.int64)
     if column_order is not None:
         order = np.asarray(column_order, dtype=np.int64)
         dest_all = dest_all // width * width + order[dest_all % width]
     if transposed:
         dest_all = dest_all % width * shape[0] + dest_all // width
-    src_all = np.concatenate(src) if src else np.zeros(0, dtype=np.int64)
+    src_all = np.concatenate(src).astype(np.int64) if src else np.zeros(0, dtype=np.int64)
     val_all = np.concatenate(val) if val else np.zeros(0)
-    forward = SparseSum.build(shape[0] * shape[1], dest_all, src_all, val_all)
-    backward = SparseSum.build(offset, src_all, dest_all, val_all)
-    return forward, backward
+    return dest_all, src_all, val_all, offset
 
 
 class Float64Buffers(nn.Module):
@@ -288,28 +332,22 @@ class CachedAssembly(Float64Buffers, abc.ABC):
 
 
 class WeightAssembly:
-    """The maps of :func:`weight_sums`, registered as non-persistent buffers of a module, and the weight they give.
+    """The maps of :func:`joint_weight_sums`, registered as non-persistent buffers of a module, and the weights they give.
 
     Buffers ``{prefix}_forward_*`` and ``{prefix}_backward_*``: index arrays as
     integer buffers, basis values as float buffers of the module's dtype,
     rebuilt from float64 on casts (:class:`Float64Buffers`). Calling it
-    assembles W as one autograd node (``_Assemble``), whose backward applies
-    the transposed map and is itself differentiable.
+    assembles the weights of all its parts as one autograd node
+    (``_Assemble``), whose backward applies the transposed map and is itself
+    differentiable: the matrix itself for one part, else the parts' matrices
+    flattened one after the other (:meth:`matrices` gives them as views).
     """
 
-    def __init__(
-        self,
-        module: Float64Buffers,
-        prefix: str,
-        shape: tuple[int, int],
-        layout: Sequence[BlockLayout],
-        bases: Sequence[np.ndarray],
-        factory: dict,
-        column_order: np.ndarray | None = None,
-        transposed: bool = False,
-    ) -> None:
-        self.shape = (shape[1], shape[0]) if transposed else shape
-        self.sums = weight_sums(shape, layout, bases, column_order, transposed)
+    def __init__(self, module: Float64Buffers, prefix: str, parts: Sequence[WeightPart], factory: dict) -> None:
+        self.parts = tuple(parts)
+        self.shapes = [part.assembled_shape for part in self.parts]
+        self.shape = self.shapes[0] if len(self.parts) == 1 else (sum(a * b for a, b in self.shapes),)
+        self.sums = joint_weight_sums(self.parts)
         self.buffers: tuple[list[str], list[str]] = ([], [])
         for direction, smap, names in zip(("forward", "backward"), self.sums, self.buffers):
             for name, array in zip(smap.names, smap.arrays):
@@ -320,10 +358,18 @@ class WeightAssembly:
                     module.register_buffer(buffer, torch.as_tensor(array, device=factory.get("device")), persistent=False)
                 names.append(buffer)
 
+    def matrices(self, flat: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The parts' matrices (as assembled, see :attr:`WeightPart.assembled_shape`) as views of the flat weights."""
+        out, start = [], 0
+        for a, b in self.shapes:
+            out.append(flat[start : start + a * b].view(a, b))
+            start += a * b
+        return tuple(out)
+
     def __call__(
         self, module: nn.Module, coefficients: Sequence[torch.Tensor], biases: Sequence[torch.Tensor] = (), bias_basis: str = ""
     ) -> Any:
-        """W from coefficient vectors (concatenated in order), with ``module``'s buffers; differentiable.
+        """The weights from coefficient vectors (concatenated in order), with ``module``'s buffers; differentiable.
 
         With ``biases``, also the bias Q β, β the bias vectors concatenated and Q
         the module's buffer named ``bias_basis``: returns (W, Q β) from the same

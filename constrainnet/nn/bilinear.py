@@ -11,7 +11,7 @@ from ..errors import RepMismatchError
 from ..groups import ProductGroup
 from ..reps import Rep, Scalar, ScalarRep, tensor
 from ..solver.product import factor_split
-from .assembly import CachedAssembly, WeightAssembly, affine, stacked_layout
+from .assembly import CachedAssembly, WeightAssembly, WeightPart, affine, stacked_layout
 from .linear import Linear, check_input
 from .plan import components
 
@@ -165,7 +165,7 @@ class BiLinear(CachedAssembly):
         # and the bias [Q_1 β_1; Q_2 β_2] (Q_1 β_1 = 0 if left has no bias)
         layout, bases, _ = stacked_layout([self.left, self.right])
         # both assembled transposed (see WeightAssembly): x @ [W_1; W_2]ᵀ, (u ⊗ v) @ W_outᵀ
-        self._factors = WeightAssembly(self, "_factors", (2 * mid, rep_in.size), layout, bases, factory, transposed=True)
+        self._factors = WeightAssembly(self, "_factors", [WeightPart((2 * mid, rep_in.size), layout, bases, transposed=True)], factory)
         q_right = np.asarray(rep_mid.equivariant_basis())
         q_left = q_right if self.left.bias_coefficients is not None else q_right[:, :0]
         q = np.zeros((2 * mid, q_left.shape[1] + q_right.shape[1]))
@@ -180,7 +180,8 @@ class BiLinear(CachedAssembly):
             order.append(((c1.offset + p1 * c1.rep.size + o1) * mid + c2.offset + p2 * c2.rep.size + o2).ravel())
         shape = (self.out.out_features, self.out.in_features)
         bases = [p.basis for p in self.out._plan.pairs]
-        self._product = WeightAssembly(self, "_product", shape, self.out._layout, bases, factory, np.concatenate(order), transposed=True)
+        self.product_part = WeightPart(shape, self.out._layout, bases, np.concatenate(order), transposed=True)
+        self._product = WeightAssembly(self, "_product", [self.product_part], factory)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x, self.rep_in, "BiLinear")

@@ -11,7 +11,8 @@ from torch import nn
 from ..errors import RepError, RepMismatchError
 from ..groups import Group
 from ..reps import Rep
-from .assembly import CachedAssembly, WeightAssembly, affine, stacked_layout
+from .assembly import CachedAssembly, WeightAssembly, WeightPart, stacked_layout
+from .fused import FusedBlock
 from .bilinear import BiLinear
 from .linear import Linear, check_input
 from .nonlinear import GatedNonlinearity, gated
@@ -30,11 +31,15 @@ class EMLPBlock(CachedAssembly):
     (:class:`GatedNonlinearity`) maps back to rep_out.
 
     L, W_1 and W_2 all read x, so the forward applies them as one stacked
-    matrix [L; W_1; W_2] assembled by one autograd node (with their biases),
-    then forms W_1 x ⊗ W_2 x as one outer product and adds W_out of it to L x
-    inside one matrix product. In eval mode under ``torch.no_grad()`` the
-    assembled matrices are cached, as in :class:`Linear`. The parameters stay
-    in the submodules ``linear`` and ``bilinear``.
+    matrix [L; W_1; W_2], forms W_1 x ⊗ W_2 x as one outer product and adds
+    W_out of it to L x inside one matrix product. The stacked matrix, W_out and
+    the biases come from one assembly node, and the block itself runs as one
+    autograd node with a hand-written backward
+    (:class:`~constrainnet.nn.fused.FusedBlock`; second derivatives go through
+    the composite of the same operations). In eval mode under
+    ``torch.no_grad()`` the assembled matrices are cached, as in
+    :class:`Linear`. The parameters stay in the submodules ``linear`` and
+    ``bilinear``.
 
     Args:
         rep_in: the input rep.
@@ -61,13 +66,16 @@ class EMLPBlock(CachedAssembly):
         self.linear = Linear(rep_in, wide, device=device, dtype=dtype)
         self.bilinear = BiLinear(rep_in, wide, device=device, dtype=dtype)
         self.nonlinearity = GatedNonlinearity(rep_out)
-        # [L; W_1; W_2] and its bias [Q β; Q_1 β_1; Q_2 β_2], from one assembly
+        # [L; W_1; W_2] (transposed) and the bilinear's W_out (transposed, its
+        # columns in the order of u ⊗ v) from one assembly, flattened one after
+        # the other, and the bias [Q β; Q_1 β_1; Q_2 β_2]
         left, right = self.bilinear.left, self.bilinear.right
         mid = self.bilinear.rep_mid.size
         self._split = [wide.size, mid, mid]
         layout, bases, _ = stacked_layout([self.linear, left, right])
         factory = {"device": device, "dtype": self.linear.coefficients.dtype}
-        self._stacked = WeightAssembly(self, "_stacked", (wide.size + 2 * mid, rep_in.size), layout, bases, factory, transposed=True)
+        parts = [WeightPart((wide.size + 2 * mid, rep_in.size), layout, bases, transposed=True), self.bilinear.product_part]
+        self._stacked = WeightAssembly(self, "_stacked", parts, factory)
         q_linear = self.linear._float64_buffers["bias_basis"]
         q_factors = self.bilinear._float64_buffers["_factors_bias_basis"]
         q = np.zeros((wide.size + 2 * mid, q_linear.shape[1] + q_factors.shape[1]))
@@ -76,18 +84,22 @@ class EMLPBlock(CachedAssembly):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x, self.rep_in, "EMLPBlock")
-        stacked, bias, out = self._weights()
-        h, u, v = affine(x, stacked, bias).split(self._split, dim=-1)
-        products = (u.unsqueeze(-1) * v.unsqueeze(-2)).flatten(-2)
-        y = torch.addmm(h, products, out) if products.ndim == 2 else h + affine(products, out)
-        return self.nonlinearity(y)
+        weights, bias = self._weights()
+        y = FusedBlock.apply(self, x.reshape(-1, x.shape[-1]), weights, bias)
+        return y.view(*x.shape[:-1], y.shape[-1])
 
-    def _assemble(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _composite(self, x: torch.Tensor, weights: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+        """The forward on a 2-D x from differentiable operations (the reference of :class:`FusedBlock`)."""
+        stacked, out = self._stacked.matrices(weights)
+        h, u, v = torch.addmm(bias, x, stacked).split(self._split, dim=-1)
+        products = (u.unsqueeze(-1) * v.unsqueeze(-2)).flatten(-2)
+        return self.nonlinearity(torch.addmm(h, products, out))
+
+    def _assemble(self) -> tuple[torch.Tensor, torch.Tensor]:
         left, right, bilinear = self.bilinear.left, self.bilinear.right, self.bilinear
-        coefficients = (self.linear.coefficients, left.coefficients, right.coefficients)
+        coefficients = (self.linear.coefficients, left.coefficients, right.coefficients, bilinear.out.coefficients)
         betas = [b for b in (self.linear.bias_coefficients, left.bias_coefficients, right.bias_coefficients) if b is not None]
-        stacked, bias = self._stacked(self, coefficients, betas, "_stacked_bias_basis")
-        return stacked, bias, bilinear._product(bilinear, (bilinear.out.coefficients,))
+        return self._stacked(self, coefficients, betas, "_stacked_bias_basis")
 
     def extra_repr(self) -> str:
         return f"rep_in={self.rep_in!r}, rep_out={self.rep_out!r}"

@@ -11,7 +11,8 @@ from torch import nn
 
 from ..errors import RepMismatchError
 from ..reps import Rep
-from .assembly import BlockLayout, Float64Buffers, WeightAssembly, affine
+from .assembly import BlockLayout, Float64Buffers, WeightAssembly, WeightPart, affine
+from .fused import AssembledAffine
 from .plan import BASIS_FORMAT_VERSION, LinearPlan
 
 __all__ = ["Linear", "check_input"]
@@ -139,9 +140,8 @@ class Linear(Float64Buffers):
             self._pair_shapes.append((p.r, out.mult, inp.mult))
         # the gathers that assemble W (and its backward), as buffers "_forward_*", "_backward_*"
         # assembled as Wᵀ (in, out): the forward is x @ Wᵀ + b and its gradient arrives contiguous
-        self._assembly = WeightAssembly(
-            self, "", (self.out_features, self.in_features), self._layout, [p.basis for p in plan.pairs], factory, transposed=True
-        )
+        part = WeightPart((self.out_features, self.in_features), self._layout, [p.basis for p in plan.pairs], transposed=True)
+        self._assembly = WeightAssembly(self, "", [part], factory)
         if bias:
             q = np.asarray(rep_out.equivariant_basis())
             self._register_float64("bias_basis", q, factory)
@@ -230,9 +230,23 @@ class Linear(Float64Buffers):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x, self.rep_in, "Linear")
-        if self.training or torch.is_grad_enabled():
+        if not (self.training or torch.is_grad_enabled()):
+            return affine(x, *self._cached_weight())
+        if not self._pair_shapes:
             return affine(x, *self._affine_parts())
-        return affine(x, *self._cached_weight())
+        # one node: assembly, bias and product, with a hand-written backward
+        buffers = self._buffers
+        forward, backward = ([buffers[name] for name in names] for names in self._assembly.buffers)
+        flat = x.reshape(-1, self.in_features)
+        args = (self._assembly, forward, backward, self.bias_basis, self._composite_affine)
+        y = AssembledAffine.apply(*args, flat, self.coefficients, self.bias_coefficients)
+        return y.view(*x.shape[:-1], self.out_features)
+
+    def _composite_affine(self, x: torch.Tensor, c: torch.Tensor, beta: torch.Tensor | None) -> torch.Tensor:
+        """x Wᵀ + b from differentiable operations (the reference of the fused node)."""
+        if beta is None:
+            return affine(x, self._assembly(self, (c,)))
+        return affine(x, *self._assembly(self, (c,), (beta,), "bias_basis"))
 
     def train(self, mode: bool = True) -> "Linear":
         self._cache = None

@@ -85,20 +85,27 @@ class GatedNonlinearity(nn.Module):
         self._sizes = [size for size, _, _ in runs] + [self.rep_in.size - rep.size]
         self._gate_sizes = []
         self._expansions: list[str | None] = []
+        # per run (start, size, first gate, gates, expansion buffer or None), for the fused path
+        self._runs: list[tuple[int, int, int, int, str | None]] = []
+        start, gate = 0, rep.size
         for t, (size, gated_run, blocks) in enumerate(runs):
             if not gated_run:
                 self._expansions.append(None)
+                self._runs.append((start, size, gate, 0, None))
+                start += size
                 continue
             copies = sum(mult for mult, _ in blocks)
             expand = torch.zeros(copies, size)
-            copy, start = 0, 0
+            copy, at = 0, 0
             for mult, block_size in blocks:
                 for _ in range(mult):
-                    expand[copy, start : start + block_size] = 1.0
-                    copy, start = copy + 1, start + block_size
+                    expand[copy, at : at + block_size] = 1.0
+                    copy, at = copy + 1, at + block_size
             self.register_buffer(f"expand_{t}", expand, persistent=False)
             self._expansions.append(f"expand_{t}")
             self._gate_sizes.append(copies)
+            self._runs.append((start, size, gate, copies, f"expand_{t}"))
+            start, gate = start + size, gate + copies
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x, self.rep_in, "GatedNonlinearity")
@@ -110,6 +117,37 @@ class GatedNonlinearity(nn.Module):
         parts = [run if expand is None else next(gates) @ getattr(self, expand).to(run.dtype) for run, expand in zip(runs, self._expansions)]
         factor = parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)
         return x[..., : self.rep.size] * factor
+
+    def fused_forward(self, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The forward on a 2-D y without autograd, for a fused backward: (output, σ(y), the gate factor per feature)."""
+        s = torch.sigmoid(y)
+        n = self.rep.size
+        if len(self._runs) == 1 and self._runs[0][4] is None:
+            factor = s[:, :n]
+        else:
+            factor = y.new_empty(y.shape[0], n)
+            for start, size, gate, copies, expand in self._runs:
+                if expand is None:
+                    factor[:, start : start + size] = s[:, start : start + size]
+                else:
+                    factor[:, start : start + size] = s[:, gate : gate + copies].mm(getattr(self, expand).to(y.dtype))
+        return y[:, :n] * factor, s, factor
+
+    def fused_backward(self, grad: torch.Tensor, y: torch.Tensor, s: torch.Tensor, factor: torch.Tensor, out: torch.Tensor) -> None:
+        r"""Write ∂L/∂y into ``out`` (y's shape) from ∂L/∂output, with the tensors of :meth:`fused_forward`.
+
+        Self-gated runs: the SiLU derivative σ(y)(1 + y(1 − σ(y))). Gated runs:
+        ∂y_c = ∂out_c σ(s_c), and each gate gets Σ_c ∂out_c y_c over its copy
+        (a product with the transposed expansion) times σ'(gate).
+        """
+        for start, size, gate, copies, expand in self._runs:
+            run = slice(start, start + size)
+            if expand is None:
+                torch.ops.aten.silu_backward.grad_input(grad[:, run], y[:, run], grad_input=out[:, run])
+                continue
+            torch.mul(grad[:, run], factor[:, run], out=out[:, run])
+            gate_grad = (grad[:, run] * y[:, run]).mm(getattr(self, expand).to(y.dtype).t())
+            torch.ops.aten.sigmoid_backward.grad_input(gate_grad, s[:, gate : gate + copies], grad_input=out[:, gate : gate + copies])
 
     def extra_repr(self) -> str:
         return f"rep={self.rep!r}, gates={self.rep_in.size - self.rep.size}"
