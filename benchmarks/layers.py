@@ -10,6 +10,11 @@ Measured interleaved in one run (ours, plain, ours, plain, ...), median of
   O(3), ``5*V**0 + 5*V -> V**2``, 3 layers of width ch, batch 512; and
   ch 64 at batch 32, where fixed per-step costs dominate).
 
+Both models are stepped in one process, alternately: glibc's heap trimming
+then makes the EMLP fault its buffers back in at every step, which it never
+does training alone, so the script turns trimming off for the run
+(``--default-malloc`` keeps it; see ``timing.keep_freed_memory``).
+
 Run: python benchmarks/layers.py [--device cuda] [--threads 2] [--breakdown]
 """
 
@@ -23,7 +28,7 @@ import constrainnet as cn
 from constrainnet.groups import O, SO
 from constrainnet.nn import uniform_rep
 
-from timing import interleaved  # benchmarks/timing.py (the script's folder is on sys.path)
+from timing import interleaved, keep_freed_memory  # benchmarks/timing.py (the script's folder is on sys.path)
 
 
 def main() -> None:
@@ -35,12 +40,15 @@ def main() -> None:
     parser.add_argument("--iters", type=int, default=10)
     parser.add_argument("--channels", type=int, nargs="+", default=[256, 384])
     parser.add_argument("--breakdown", action="store_true", help="also time the stages of one EMLPBlock (at the first --channels)")
+    parser.add_argument("--settle", type=int, default=1, help="untimed calls before each timed run (see timing.interleaved)")
+    parser.add_argument("--default-malloc", action="store_true", help="leave glibc's heap trimming on (see timing.keep_freed_memory)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     torch.manual_seed(0)
-    print(f"device {device}, threads {args.threads}, batch {args.batch}, float32")
+    kept = False if args.default_malloc else keep_freed_memory()
+    print(f"device {device}, threads {args.threads}, batch {args.batch}, float32, glibc heap trimming {'off' if kept else 'on'}")
     print(f"{'case':<34} {'ours ms':>9} {'plain ms':>9} {'ratio':>7}")
     for ch in args.channels:
         rep = uniform_rep(ch, SO(3))
@@ -51,7 +59,7 @@ def main() -> None:
         def train_step(m):
             return lambda: m(x).sum().backward()
 
-        a, b = interleaved(train_step(ours), train_step(plain), args.rounds, args.iters, sync)
+        a, b = interleaved(train_step(ours), train_step(plain), args.rounds, args.iters, sync, args.settle)
         print(f"{f'Linear SO(3) {ch} train fwd+bwd':<34} {a * 1e3:>9.3f} {b * 1e3:>9.3f} {a / b:>6.2f}x")
         ours.eval(), plain.eval()
 
@@ -62,7 +70,7 @@ def main() -> None:
 
             return run
 
-        a, b = interleaved(eval_step(ours), eval_step(plain), args.rounds, args.iters, sync)
+        a, b = interleaved(eval_step(ours), eval_step(plain), args.rounds, args.iters, sync, args.settle)
         print(f"{f'Linear SO(3) {ch} eval fwd':<34} {a * 1e3:>9.3f} {b * 1e3:>9.3f} {a / b:>6.2f}x")
 
     G = O(3)
@@ -84,7 +92,7 @@ def main() -> None:
                 opt.step()
 
             steps.append(step)
-        a, b = interleaved(steps[0], steps[1], args.rounds, max(1, args.iters // 2), sync)
+        a, b = interleaved(steps[0], steps[1], args.rounds, max(1, args.iters // 2), sync, args.settle)
         print(f"{f'EMLP vs MLP O(3) ch {ch} batch {batch} step':<34} {a * 1e3:>9.3f} {b * 1e3:>9.3f} {a / b:>6.2f}x")
     if args.breakdown:
         breakdown(G, rep_in, rep_out, args, device, sync)
@@ -125,7 +133,7 @@ def breakdown(G, rep_in, rep_out, args, device, sync) -> None:
     }
     print(f"\nEMLPBlock ch {ch} batch {args.batch}, forward+backward, against Linear+SiLU of width {ch}")
     for name, f in stages.items():
-        a, b = interleaved(f, lambda: layer(h).sum().backward(), args.rounds, args.iters, sync)
+        a, b = interleaved(f, lambda: layer(h).sum().backward(), args.rounds, args.iters, sync, args.settle)
         print(f"{name:<34} {a * 1e3:>9.3f} {b * 1e3:>9.3f} {a / b:>6.2f}x")
 
 

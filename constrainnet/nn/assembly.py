@@ -165,6 +165,8 @@ class WeightPart:
         column_order: optional (in,) permutation: the assembled matrix holds
             column c of W at position ``column_order[c]`` (W with its columns
             permuted, for inputs whose coordinates come in another order).
+        row_order: optional (out,) permutation, the same for the rows of W
+            (outputs wanted in another order).
         transposed: assemble Wᵀ (in, out) row-major instead of W: ``x @ Wᵀ``
             then reads a contiguous matrix, and the gradient that comes back
             for it is contiguous too (the gradient of W would be a transposed
@@ -176,6 +178,7 @@ class WeightPart:
     bases: Sequence[np.ndarray]
     column_order: np.ndarray | None = None
     transposed: bool = False
+    row_order: np.ndarray | None = None
 
     @property
     def assembled_shape(self) -> tuple[int, int]:
@@ -229,6 +232,7 @@ def joint_weight_sums(parts: Sequence[WeightPart]) -> tuple[SparseSum, SparseSum
 def _part_terms(part: WeightPart) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """The terms (dest, src, value) of one matrix, and its number of coefficients."""
     shape, layout, bases, column_order, transposed = part.shape, part.layout, part.bases, part.column_order, part.transposed
+    row_order = None if part.row_order is None else np.asarray(part.row_order, dtype=np.int64)
     dest, src, val = [], [], []
     offset = 0
     width = shape[1]
@@ -239,6 +243,7 @@ def _part_terms(part: WeightPart) -> tuple[np.ndarray, np.ndarray, np.ndarray, i
         q = np.arange(lay.m)[None, :, None]
         # terms ordered (p, q, k, o, i): per weight entry the k are increasing
         rows = lay.row + p * lay.b + o[None, None, :]
+        rows = rows if row_order is None else row_order[rows]
         cols = lay.col + q * lay.a + i[None, None, :]
         dest.append((rows * width + cols).ravel())
         src.append((offset + k[None, None, :] * lay.n * lay.m + p * lay.m + q).ravel())

@@ -27,11 +27,11 @@ class EMLPBlock(CachedAssembly):
     L = Linear(rep_in, gated(rep_out)) maps to the features plus their gates,
     B = BiLinear(rep_in, gated(rep_out)) adds products of the input's features
     (B(x) = W_out (W_1 x ⊗ W_2 x), with W_1, W_2 mapping to the small
-    ``bilinear.rep_mid``), and the gated nonlinearity
+    ``bilinear.rep_mid``, multiplied copy by copy), and the gated nonlinearity
     (:class:`GatedNonlinearity`) maps back to rep_out.
 
     L, W_1 and W_2 all read x, so the forward applies them as one stacked
-    matrix [L; W_1; W_2], forms W_1 x ⊗ W_2 x as one outer product and adds
+    matrix [L; W_1; W_2], forms the products of W_1 x and W_2 x and adds
     W_out of it to L x inside one matrix product. The stacked matrix, W_out and
     the biases come from one assembly node, and the block itself runs as one
     autograd node with a hand-written backward
@@ -74,7 +74,10 @@ class EMLPBlock(CachedAssembly):
         self._split = [wide.size, mid, mid]
         layout, bases, _ = stacked_layout([self.linear, left, right])
         factory = {"device": device, "dtype": self.linear.coefficients.dtype}
-        parts = [WeightPart((wide.size + 2 * mid, rep_in.size), layout, bases, transposed=True), self.bilinear.product_part]
+        # rows of W_1, W_2 in the bilinear's copy-major order (its factor_order)
+        rows = np.concatenate([np.arange(wide.size), wide.size + self.bilinear.factor_order])
+        stacked = WeightPart((wide.size + 2 * mid, rep_in.size), layout, bases, transposed=True, row_order=rows)
+        parts = [stacked, self.bilinear.product_part]
         self._stacked = WeightAssembly(self, "_stacked", parts, factory)
         q_linear = self.linear._float64_buffers["bias_basis"]
         q_factors = self.bilinear._float64_buffers["_factors_bias_basis"]
@@ -92,8 +95,7 @@ class EMLPBlock(CachedAssembly):
         """The forward on a 2-D x from differentiable operations (the reference of :class:`FusedBlock`)."""
         stacked, out = self._stacked.matrices(weights)
         h, u, v = torch.addmm(bias, x, stacked).split(self._split, dim=-1)
-        products = (u.unsqueeze(-1) * v.unsqueeze(-2)).flatten(-2)
-        return self.nonlinearity(torch.addmm(h, products, out))
+        return self.nonlinearity(torch.addmm(h, self.bilinear.groups.products(u, v), out))
 
     def _assemble(self) -> tuple[torch.Tensor, torch.Tensor]:
         left, right, bilinear = self.bilinear.left, self.bilinear.right, self.bilinear

@@ -9,8 +9,8 @@ backward by hand, writing every gradient straight into its place:
 - :class:`AssembledAffine` (``Linear``): y = x Wᵀ + Q β with Wᵀ assembled from
   the coefficients c by the layer's sparse map M (Wᵀ = M c); the backward is
   ∂Wᵀ = xᵀ ∂y, ∂c = Mᵀ ∂Wᵀ, ∂β = Qᵀ Σ_n ∂y_n, ∂x = ∂y W.
-- :class:`FusedBlock` (``EMLPBlock``): z = x S + b, u ⊗ v from two slices of z,
-  y = z_L + (u ⊗ v) O, then the gate; S and O come flattened in one tensor
+- :class:`FusedBlock` (``EMLPBlock``): z = x S + b, the products p of u and v
+  (two slices of z, multiplied copy by copy), y = z_L + p O, then the gate; S and O come flattened in one tensor
   (one assembly node for both), whose gradient is written in one buffer.
 
 Second derivatives: a backward run with ``create_graph=True`` (grad mode on
@@ -84,16 +84,17 @@ class AssembledAffine(torch.autograd.Function):
 
 
 class FusedBlock(torch.autograd.Function):
-    r"""One EMLP block on a 2-D x: σ_gate(z_L + (u ⊗ v) O), z = x S + b = [z_L, u, v].
+    r"""One EMLP block on a 2-D x: σ_gate(z_L + p(u, v) O), z = x S + b = [z_L, u, v].
 
     ``apply(block, x, weights, bias)``: ``block`` an
     :class:`~constrainnet.nn.emlp.EMLPBlock` (its split sizes, gate and
     ``_composite``), ``weights`` the flat [S; O] as its assembly gives it
-    (S: (in, wide + 2·mid), O: (mid², wide)), ``bias`` b.
+    (S: (in, wide + 2·mid), O: (products, wide)), ``bias`` b; p the products
+    of :class:`~constrainnet.nn.bilinear.CopyGroups`.
 
     Backward, from ∂out: ∂y by the gate (:meth:`GatedNonlinearity.fused_backward`)
-    into the first columns of ∂z; ∂O = (u ⊗ v)ᵀ ∂y; ∂(u ⊗ v) = ∂y Oᵀ, whose
-    contractions with v and u are ∂u and ∂v; then ∂S = xᵀ ∂z, ∂b = Σ_n ∂z_n,
+    into the first columns of ∂z; ∂O = pᵀ ∂y; ∂p = ∂y Oᵀ, whose contractions
+    with v and u are ∂u and ∂v (written into ∂z); then ∂S = xᵀ ∂z, ∂b = Σ_n ∂z_n,
     ∂x = ∂z Sᵀ.
     """
 
@@ -102,8 +103,7 @@ class FusedBlock(torch.autograd.Function):
         wide, mid, _ = block._split
         stacked, out = block._stacked.matrices(weights)
         z = torch.addmm(bias, x, stacked)
-        u, v = z[:, wide : wide + mid], z[:, wide + mid :]
-        products = (u.unsqueeze(2) * v.unsqueeze(1)).view(x.shape[0], mid * mid)
+        products = block.bilinear.groups.products(z[:, wide : wide + mid], z[:, wide + mid :])
         y = torch.addmm(z[:, :wide], products, out)
         result, s, factor = block.nonlinearity.fused_forward(y)
         ctx.block = block
@@ -126,10 +126,8 @@ class FusedBlock(torch.autograd.Function):
         grad_weights = torch.empty_like(weights)
         grad_stacked, grad_out = block._stacked.matrices(grad_weights)
         torch.mm(products.t(), grad_y, out=grad_out)
-        grad_products = grad_y.mm(out.t()).view(-1, mid, mid)
         u, v = z[:, wide : wide + mid], z[:, wide + mid :]
-        grad_z[:, wide : wide + mid] = (grad_products * v.unsqueeze(1)).sum(2)
-        grad_z[:, wide + mid :] = (grad_products * u.unsqueeze(2)).sum(1)
+        block.bilinear.groups.products_backward(grad_y.mm(out.t()), u, v, grad_z[:, wide : wide + mid], grad_z[:, wide + mid :])
         torch.mm(x.t(), grad_z, out=grad_stacked)
         grad_x = grad_z.mm(stacked.t()) if needs[0] else None
         return None, grad_x, grad_weights, grad_z.sum(0)

@@ -213,15 +213,26 @@ def test_pair_coefficients_are_views_in_plan_order():
 
 
 def reference_bilinear(layer, x):
-    """y = W_out (u ⊗ v) with u ⊗ v formed component pair by component pair, as rep_product orders it."""
+    """y = W_out(products), the products written out copy pair by copy pair from the definition of the pairing.
+
+    "copywise": group k holds copy k of each component with more than k
+    copies; "all": one group of every copy. Within a group every (copy, copy)
+    pair in order, u-copy ⊗ v-copy flattened: rep_product's coordinate order.
+    """
     u, v = layer.left(x), layer.right(x)
     lead = x.shape[:-1]
+    comps = components(layer.rep_mid)
+    if layer.pairing == "all":
+        groups = [[(c, k) for c in comps for k in range(c.mult)]]
+    else:
+        groups = [[(c, k) for c in comps if c.mult > k] for k in range(max(c.mult for c in comps))]
     parts = []
-    for c1 in components(layer.rep_mid):
-        for c2 in components(layer.rep_mid):
-            a = u[..., c1.offset : c1.offset + c1.size].reshape(*lead, c1.mult, 1, c1.rep.size, 1)
-            b = v[..., c2.offset : c2.offset + c2.size].reshape(*lead, 1, c2.mult, 1, c2.rep.size)
-            parts.append((a * b).reshape(*lead, -1))
+    for group in groups:
+        for c1, k1 in group:
+            for c2, k2 in group:
+                a = u[..., c1.offset + k1 * c1.rep.size : c1.offset + (k1 + 1) * c1.rep.size]
+                b = v[..., c2.offset + k2 * c2.rep.size : c2.offset + (k2 + 1) * c2.rep.size]
+                parts.append((a.unsqueeze(-1) * b.unsqueeze(-2)).reshape(*lead, -1))
     return layer.out(torch.cat(parts, dim=-1))
 
 
@@ -231,20 +242,34 @@ BILINEAR_CASES = {
     "Lorentz": (Lorentz(), lambda V: 2 * V + V**0, lambda V: V + V.T, None),
     "SO3-scalar-mid": (SO(3), lambda V: 2 * V, lambda V: V**0, lambda V: V**0),
     "SO3-scalars-mid": (SO(3), lambda V: 2 * V, lambda V: V, lambda V: 3 * V**0),
+    "SO3-uneven-copies": (SO(3), lambda V: 2 * V**0 + V + V**2, lambda V: V**0 + V**2, lambda V: V**0 + 2 * V + V**0),
+    "SO3xS3-mid": (SO(3) * S(3), lambda V: cn.V(V.G, 0) * cn.V(V.G, 1) + V**0, lambda V: cn.nn.uniform_rep(30, V.G), None),
 }
 
 
+@pytest.mark.parametrize("pairing", ["copywise", "all"])
 @pytest.mark.parametrize("case", sorted(BILINEAR_CASES))
-def test_bilinear_equals_pairwise_reference(case):
+def test_bilinear_equals_pairwise_reference(case, pairing):
     G, fin, fout, fmid = BILINEAR_CASES[case]
     V = cn.V(G)
     torch.manual_seed(0)
-    layer = cn.nn.BiLinear(fin(V), fout(V), None if fmid is None else fmid(V), dtype=torch.float64)
+    layer = cn.nn.BiLinear(fin(V), fout(V), None if fmid is None else fmid(V), dtype=torch.float64, pairing=pairing)
     x = torch.randn(2, 3, layer.rep_in.size, dtype=torch.float64)
     torch.testing.assert_close(layer(x), reference_bilinear(layer, x), rtol=0, atol=1e-13)
     layer.eval()
     with torch.no_grad():
         torch.testing.assert_close(layer(x), reference_bilinear(layer, x), rtol=0, atol=1e-13)
+
+
+def test_bilinear_product_space_sizes():
+    """Copywise: Σ_k s_k² over the copy groups; all: |mid|²."""
+    V = cn.V(SO(3))
+    x = 2 * V**0 + 2 * V
+    assert cn.nn.BiLinear(x, V).rep_product.size == 3 * (1 + 3) ** 2  # rep_mid 3*Scalar + 3*V: three groups of 4
+    assert cn.nn.BiLinear(x, V, pairing="all").rep_product.size == 12**2
+    assert cn.nn.BiLinear(x, V, V**0 + 2 * V).rep_product.size == 4**2 + 3**2
+    with pytest.raises(ValueError, match="pairing"):
+        cn.nn.BiLinear(x, V, pairing="diagonal")
 
 
 def test_bilinear_parameters_are_those_of_its_three_linears():
