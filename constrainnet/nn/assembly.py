@@ -23,7 +23,6 @@ from typing import Any, Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 __all__ = [
@@ -131,8 +130,9 @@ class SparseSum:
 
     def apply(self, x: torch.Tensor, *tensors: torch.Tensor) -> torch.Tensor:
         """y = M x (not recorded by autograd), with this map's arrays as tensors on x's device, weights in x's dtype."""
-        # detached: embedding_bag then skips the bookkeeping for its own backward
-        sums = F.embedding_bag(tensors[0], x.detach().reshape(-1, 1), tensors[1], mode="sum", per_sample_weights=tensors[2]).view(-1)
+        # detached: embedding_bag then skips the bookkeeping for its own backward;
+        # the aten op directly (mode 0 = sum), without the argument checks of F.embedding_bag
+        sums = torch.embedding_bag(x.detach().reshape(-1, 1), tensors[0], tensors[1], False, 0, False, tensors[2])[0].view(-1)
         if self.strategy == "bags":
             return sums
         y = sums.new_zeros(self.size)

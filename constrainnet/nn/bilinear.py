@@ -190,16 +190,23 @@ class CopyGroups:
         left, right, _, _ = self._indices(u)
         return u.index_select(-1, left) * v.index_select(-1, right)
 
-    def products_backward(self, grad: torch.Tensor, u: torch.Tensor, v: torch.Tensor, out_u: torch.Tensor, out_v: torch.Tensor) -> None:
+    def fused_products(self, u: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """:meth:`products` for 2-D u, v without autograd, with the gathered factors saved for :meth:`products_backward`."""
+        left, right, _, _ = self._indices(u)
+        u_left, v_right = u.index_select(1, left), v.index_select(1, right)
+        return u_left * v_right, (u_left, v_right)
+
+    def products_backward(self, grad: torch.Tensor, saved: tuple[torch.Tensor, torch.Tensor], out_u: torch.Tensor, out_v: torch.Tensor) -> None:
         """Write ∂L/∂u and ∂L/∂v (2-D, copy-major) into ``out_u``, ``out_v`` from ∂L/∂products.
 
         ∂u_i = Σ_{t: left[t] = i} ∂p_t v_right[t] as a product with the one-hot
         (P, |mid|) matrix of left (a sum in a fixed order, no scattered
         accumulation), and the same for v.
         """
-        left, right, one_left, one_right = self._indices(grad)
-        torch.mm(grad * v.index_select(1, right), one_left, out=out_u)
-        torch.mm(grad * u.index_select(1, left), one_right, out=out_v)
+        u_left, v_right = saved
+        _, _, one_left, one_right = self._indices(grad)
+        torch.mm(grad * v_right, one_left, out=out_u)
+        torch.mm(grad * u_left, one_right, out=out_v)
 
 
 class BiLinear(CachedAssembly):

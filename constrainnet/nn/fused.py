@@ -103,16 +103,16 @@ class FusedBlock(torch.autograd.Function):
         wide, mid, _ = block._split
         stacked, out = block._stacked.matrices(weights)
         z = torch.addmm(bias, x, stacked)
-        products = block.bilinear.groups.products(z[:, wide : wide + mid], z[:, wide + mid :])
+        products, (u_left, v_right) = block.bilinear.groups.fused_products(z[:, wide : wide + mid], z[:, wide + mid :])
         y = torch.addmm(z[:, :wide], products, out)
-        result, s, factor = block.nonlinearity.fused_forward(y)
+        result, (gates, factor) = block.nonlinearity.fused_forward(y)
         ctx.block = block
-        ctx.save_for_backward(x, weights, bias, z, products, y, s, factor)
+        ctx.save_for_backward(x, weights, bias, products, u_left, v_right, y, gates, factor)
         return result
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple:
-        x, weights, bias, z, products, y, s, factor = ctx.saved_tensors
+        x, weights, bias, products, u_left, v_right, y, gates, factor = ctx.saved_tensors
         block = ctx.block
         needs = ctx.needs_input_grad[1:]
         if torch.is_grad_enabled():
@@ -120,14 +120,14 @@ class FusedBlock(torch.autograd.Function):
         wide, mid, _ = block._split
         stacked, out = block._stacked.matrices(weights)
         grad = grad.contiguous()
-        grad_z = z.new_empty(z.shape)
+        grad_z = y.new_empty(y.shape[0], wide + 2 * mid)
         grad_y = grad_z[:, :wide]
-        block.nonlinearity.fused_backward(grad, y, s, factor, grad_y)
+        block.nonlinearity.fused_backward(grad, y, (gates, factor), grad_y)
         grad_weights = torch.empty_like(weights)
         grad_stacked, grad_out = block._stacked.matrices(grad_weights)
         torch.mm(products.t(), grad_y, out=grad_out)
-        u, v = z[:, wide : wide + mid], z[:, wide + mid :]
-        block.bilinear.groups.products_backward(grad_y.mm(out.t()), u, v, grad_z[:, wide : wide + mid], grad_z[:, wide + mid :])
+        grad_products = grad_y.mm(out.t())
+        block.bilinear.groups.products_backward(grad_products, (u_left, v_right), grad_z[:, wide : wide + mid], grad_z[:, wide + mid :])
         torch.mm(x.t(), grad_z, out=grad_stacked)
         grad_x = grad_z.mm(stacked.t()) if needs[0] else None
         return None, grad_x, grad_weights, grad_z.sum(0)

@@ -118,28 +118,35 @@ class GatedNonlinearity(nn.Module):
         factor = parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)
         return x[..., : self.rep.size] * factor
 
-    def fused_forward(self, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The forward on a 2-D y without autograd, for a fused backward: (output, σ(y), the gate factor per feature)."""
-        s = torch.sigmoid(y)
-        n = self.rep.size
-        if len(self._runs) == 1 and self._runs[0][4] is None:
-            factor = s[:, :n]
-        else:
-            factor = y.new_empty(y.shape[0], n)
-            for start, size, gate, copies, expand in self._runs:
-                if expand is None:
-                    factor[:, start : start + size] = s[:, start : start + size]
-                else:
-                    factor[:, start : start + size] = s[:, gate : gate + copies].mm(getattr(self, expand).to(y.dtype))
-        return y[:, :n] * factor, s, factor
+    def fused_forward(self, y: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor | None, torch.Tensor]]:
+        """The forward on a 2-D y without autograd, for :meth:`fused_backward`: (output, saved tensors).
 
-    def fused_backward(self, grad: torch.Tensor, y: torch.Tensor, s: torch.Tensor, factor: torch.Tensor, out: torch.Tensor) -> None:
-        r"""Write ∂L/∂y into ``out`` (y's shape) from ∂L/∂output, with the tensors of :meth:`fused_forward`.
+        Sigmoids only where they are used: SiLU on self-gated runs, σ of the
+        gates expanded over their copies on gated runs (the features' own
+        sigmoids are never formed).
+        """
+        n = self.rep.size
+        out = y.new_empty(y.shape[0], n)
+        gates = torch.sigmoid(y[:, n:]) if y.shape[1] > n else None
+        factor = y.new_empty(y.shape[0], n) if gates is not None else out
+        for start, size, gate, copies, expand in self._runs:
+            run = slice(start, start + size)
+            if expand is None:
+                torch.ops.aten.silu.out(y[:, run], out=out[:, run])
+                continue
+            torch.mm(gates[:, gate - n : gate - n + copies], getattr(self, expand).to(y.dtype), out=factor[:, run])
+            torch.mul(y[:, run], factor[:, run], out=out[:, run])
+        return out, (gates, factor)
+
+    def fused_backward(self, grad: torch.Tensor, y: torch.Tensor, saved: tuple[torch.Tensor | None, torch.Tensor], out: torch.Tensor) -> None:
+        r"""Write ∂L/∂y into ``out`` (y's shape) from ∂L/∂output, with y and the tensors saved by :meth:`fused_forward`.
 
         Self-gated runs: the SiLU derivative σ(y)(1 + y(1 − σ(y))). Gated runs:
         ∂y_c = ∂out_c σ(s_c), and each gate gets Σ_c ∂out_c y_c over its copy
         (a product with the transposed expansion) times σ'(gate).
         """
+        gates, factor = saved
+        n = self.rep.size
         for start, size, gate, copies, expand in self._runs:
             run = slice(start, start + size)
             if expand is None:
@@ -147,7 +154,7 @@ class GatedNonlinearity(nn.Module):
                 continue
             torch.mul(grad[:, run], factor[:, run], out=out[:, run])
             gate_grad = (grad[:, run] * y[:, run]).mm(getattr(self, expand).to(y.dtype).t())
-            torch.ops.aten.sigmoid_backward.grad_input(gate_grad, s[:, gate : gate + copies], grad_input=out[:, gate : gate + copies])
+            torch.ops.aten.sigmoid_backward.grad_input(gate_grad, gates[:, gate - n : gate - n + copies], grad_input=out[:, gate : gate + copies])
 
     def extra_repr(self) -> str:
         return f"rep={self.rep!r}, gates={self.rep_in.size - self.rep.size}"

@@ -83,13 +83,13 @@ def test_gate_fused_forward_and_backward_equal_the_module():
     V = cn.V(SO(3))
     act = cn.nn.GatedNonlinearity(V + 2 * V**0 + V**2 + V**0 + 2 * V)
     y = torch.randn(6, act.rep_in.size, dtype=torch.float64, requires_grad=True)
-    out, s, factor = act.fused_forward(y.detach())
+    out, saved = act.fused_forward(y.detach())
     ref = act(y)
     torch.testing.assert_close(out, ref.detach(), rtol=0, atol=1e-15)
     grad = torch.randn_like(out)
     (want,) = torch.autograd.grad(ref, y, grad)
     got = torch.empty_like(want)
-    act.fused_backward(grad, y.detach(), s, factor, got)
+    act.fused_backward(grad, y.detach(), saved, got)
     torch.testing.assert_close(got, want, rtol=0, atol=1e-14)
 
 
