@@ -383,7 +383,17 @@ class WeightAssembly:
         buffers = module._buffers
         forward, backward = ([buffers[name] for name in names] for names in self.buffers)
         q = buffers[bias_basis] if biases else None
-        return _Assemble.apply(self, forward, backward, q, len(coefficients), *coefficients, *biases)
+        return _Assemble.apply(self, forward, backward, q, len(coefficients), None, *coefficients, *biases)
+
+    def from_flat(self, module: nn.Module, flat: torch.Tensor, split: int, bias_basis: str) -> Any:
+        """(weights, Q β) as :meth:`__call__`, from one vector: the coefficients ``flat[:split]``, then β.
+
+        Its gradient comes back as one vector too (no split and no gathering of
+        several parameters' gradients).
+        """
+        buffers = module._buffers
+        forward, backward = ([buffers[name] for name in names] for names in self.buffers)
+        return _Assemble.apply(self, forward, backward, buffers[bias_basis], 1, split, flat)
 
 
 def affine(x: torch.Tensor, weight_t: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
@@ -405,8 +415,12 @@ class _Assemble(torch.autograd.Function):
         backward: Sequence[torch.Tensor],
         bias_basis: torch.Tensor | None,
         n: int,
+        split: int | None,
         *params: torch.Tensor,
     ) -> Any:
+        ctx.split = split
+        if split is not None:  # one vector: coefficients, then bias coefficients
+            params = (params[0][:split], params[0][split:])
         coefficients, biases = params[:n], params[n:]
         ctx.sums, ctx.buffers, ctx.bias_basis = assembly.sums, (forward, backward), bias_basis
         ctx.sizes = ([p.numel() for p in coefficients], [p.numel() for p in biases])
@@ -419,11 +433,17 @@ class _Assemble(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor, grad_bias: torch.Tensor | None = None) -> tuple:
         # ∂c = Mᵀ ∂W, itself differentiable when the graph of the gradient is built
-        grads = _split(sparse_map(ctx.sums[::-1], ctx.buffers[::-1], grad.reshape(-1)), ctx.sizes[0])
-        if grad_bias is not None:
-            grads += _split(torch.mv(ctx.bias_basis.t(), grad_bias), ctx.sizes[1])
-        needs = ctx.needs_input_grad[5:]
-        return (None, None, None, None, None, *(g if need else None for g, need in zip(grads, needs)))
+        coefficient_grad = sparse_map(ctx.sums[::-1], ctx.buffers[::-1], grad.reshape(-1))
+        bias_grad = torch.mv(ctx.bias_basis.t(), grad_bias) if grad_bias is not None else None
+        needs = ctx.needs_input_grad[6:]
+        if ctx.split is not None:
+            if bias_grad is None:
+                bias_grad = coefficient_grad.new_zeros(sum(ctx.sizes[1]))
+            return (None,) * 6 + (torch.cat([coefficient_grad, bias_grad]) if needs[0] else None,)
+        grads = _split(coefficient_grad, ctx.sizes[0])
+        if bias_grad is not None:
+            grads += _split(bias_grad, ctx.sizes[1])
+        return (None,) * 6 + tuple(g if need else None for g, need in zip(grads, needs))
 
 
 def _split(flat: torch.Tensor, sizes: list[int]) -> tuple[torch.Tensor, ...]:

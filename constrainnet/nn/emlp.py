@@ -38,8 +38,15 @@ class EMLPBlock(CachedAssembly):
     (:class:`~constrainnet.nn.fused.FusedBlock`; second derivatives go through
     the composite of the same operations). In eval mode under
     ``torch.no_grad()`` the assembled matrices are cached, as in
-    :class:`Linear`. The parameters stay in the submodules ``linear`` and
-    ``bilinear``.
+    :class:`Linear`.
+
+    The parameters of ``linear`` and ``bilinear`` (drawn by those modules, as
+    documented there) are one vector, the block's ``coefficients``: the
+    coefficients of linear, bilinear.left, bilinear.right and bilinear.out,
+    then the bias coefficients of linear, left and right. The submodules keep
+    theirs as views of it, so ``block.linear.coefficients`` reads and writes
+    the block's vector, but only the block registers a parameter: one tensor
+    for the optimiser, one gradient.
 
     Args:
         rep_in: the input rep.
@@ -59,6 +66,9 @@ class EMLPBlock(CachedAssembly):
         torch.Size([5, 10])
     """
 
+    # 2: the parameters of linear and bilinear became one vector (older state_dicts still load)
+    _version = 2
+
     def __init__(self, rep_in: Rep, rep_out: Rep, device: Any = None, dtype: Any = None) -> None:
         super().__init__()
         self.rep_in, self.rep_out = rep_in, rep_out
@@ -66,6 +76,7 @@ class EMLPBlock(CachedAssembly):
         self.linear = Linear(rep_in, wide, device=device, dtype=dtype)
         self.bilinear = BiLinear(rep_in, wide, device=device, dtype=dtype)
         self.nonlinearity = GatedNonlinearity(rep_out)
+        self._own_parameters()
         # [L; W_1; W_2] (transposed) and the bilinear's W_out (transposed, its
         # columns in the order of u ⊗ v) from one assembly, flattened one after
         # the other, and the bias [Q β; Q_1 β_1; Q_2 β_2]
@@ -85,6 +96,64 @@ class EMLPBlock(CachedAssembly):
         q[: wide.size, : q_linear.shape[1]], q[wide.size :, q_linear.shape[1] :] = q_linear, q_factors
         self._register_float64("_stacked_bias_basis", q, factory)
 
+    # -- the parameters: one vector, which the submodules see as views -----------
+    def _own_parameters(self) -> None:
+        """Move the submodules' parameters, in assembly order, into the block's one vector ``coefficients``."""
+        subs = {"linear": self.linear, "bilinear.left": self.bilinear.left, "bilinear.right": self.bilinear.right, "bilinear.out": self.bilinear.out}
+        members = [(path, "coefficients") for path in subs]
+        members += [(path, "bias_coefficients") for path in ("linear", "bilinear.left", "bilinear.right") if subs[path].bias_coefficients is not None]
+        self._members = [(path, name, subs[path]) for path, name in members]
+        self._member_sizes = [getattr(sub, name).numel() for _, name, sub in self._members]
+        self._num_weight_coefficients = sum(self._member_sizes[:4])
+        flat = torch.cat([getattr(sub, name).detach().reshape(-1) for _, name, sub in self._members])
+        for _, name, sub in self._members:
+            del sub._parameters[name]
+            sub._borrowed = sub._borrowed + (name,)
+        self.coefficients = nn.Parameter(flat)
+        self._bind_views()
+
+    def _bind_views(self) -> None:
+        """Give the submodules their coefficients as views of :attr:`coefficients` (after init, casts and copies)."""
+        start = 0
+        for (_, name, sub), size in zip(self._members, self._member_sizes):
+            # single views (not one split): they stay valid in autograd after in-place updates of the vector
+            with torch.enable_grad():
+                object.__setattr__(sub, name, self.coefficients.narrow(0, start, size))
+            sub._cache = None
+            start += size
+
+    def _apply(self, fn: Any, recurse: bool = True) -> Any:
+        out = super()._apply(fn, recurse)
+        self._bind_views()
+        return out
+
+    def __setstate__(self, state: dict) -> None:
+        super().__setstate__(state)
+        self._bind_views()
+
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, local_metadata: dict, *args: Any) -> None:
+        # Before version 2 each submodule held its own parameters: concatenate
+        # them (per-pair coefficients of older Linears too) into the one vector
+        if prefix + "coefficients" not in state_dict:
+            parts, used = [], []
+            for path, name, sub in self._members:
+                key = f"{prefix}{path}.{name}"
+                pairs = [f"{key}.{t}" for t in range(len(sub._pair_shapes))] if name == "coefficients" else []
+                if key in state_dict:
+                    parts.append(state_dict[key].reshape(-1))
+                    used.append(key)
+                elif pairs and all(k in state_dict for k in pairs):
+                    parts += [state_dict[k].reshape(-1) for k in pairs]
+                    used += pairs
+                else:
+                    parts = []
+                    break
+            if parts:
+                state_dict[prefix + "coefficients"] = torch.cat(parts)
+                for key in used:
+                    del state_dict[key]
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, *args)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x, self.rep_in, "EMLPBlock")
         weights, bias = self._weights()
@@ -98,10 +167,7 @@ class EMLPBlock(CachedAssembly):
         return self.nonlinearity(torch.addmm(h, self.bilinear.groups.products(u, v), out))
 
     def _assemble(self) -> tuple[torch.Tensor, torch.Tensor]:
-        left, right, bilinear = self.bilinear.left, self.bilinear.right, self.bilinear
-        coefficients = (self.linear.coefficients, left.coefficients, right.coefficients, bilinear.out.coefficients)
-        betas = [b for b in (self.linear.bias_coefficients, left.bias_coefficients, right.bias_coefficients) if b is not None]
-        return self._stacked(self, coefficients, betas, "_stacked_bias_basis")
+        return self._stacked.from_flat(self, self.coefficients, self._num_weight_coefficients, "_stacked_bias_basis")
 
     def extra_repr(self) -> str:
         return f"rep_in={self.rep_in!r}, rep_out={self.rep_out!r}"

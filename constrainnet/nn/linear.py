@@ -150,6 +150,8 @@ class Linear(Float64Buffers):
             self.register_buffer("bias_basis", None, persistent=False)
             self.register_parameter("bias_coefficients", None)
         self._cache: tuple | None = None
+        # parameters held by an owner module (EMLPBlock) as views of its own vector
+        self._borrowed: tuple[str, ...] = ()
         self.reset_parameters()
 
     # -- initialisation ------------------------------------------------------
@@ -265,6 +267,13 @@ class Linear(Float64Buffers):
             if out.bias is not None:
                 out.bias.copy_(self.bias())
         return out
+
+    def __getstate__(self) -> dict:
+        # borrowed views are bound again by their owner (pickling a view of another module's parameter would copy it)
+        state = self.__dict__.copy()
+        for name in state.get("_borrowed", ()):
+            state.pop(name, None)
+        return state
 
     def _load_from_state_dict(self, state_dict: dict, prefix: str, local_metadata: dict, *args: Any) -> None:
         # Before version 2 the coefficients were one parameter per block pair,

@@ -149,14 +149,13 @@ def test_value_buffers_are_rebuilt_in_float64():
 
 
 def _legacy_state(layer, prefix=""):
-    """The state_dict layout before version 2: one (r, n, m) parameter per block pair."""
-    state = {}
-    for key, value in layer.state_dict().items():
-        if key == "coefficients":
-            for t, c in enumerate(layer.pair_coefficients()):
-                state[f"{prefix}coefficients.{t}"] = c.detach().clone()
-        else:
-            state[prefix + key] = value
+    """The state_dict layout before version 2: one (r, n, m) parameter per block pair, held by the layer itself
+    (also inside an EMLPBlock, which before its own version 2 left the parameters to its submodules)."""
+    state = {prefix + k: v for k, v in layer.state_dict().items() if k not in ("coefficients", "bias_coefficients")}
+    for t, c in enumerate(layer.pair_coefficients()):
+        state[f"{prefix}coefficients.{t}"] = c.detach().clone()
+    if layer.bias_coefficients is not None:
+        state[prefix + "bias_coefficients"] = layer.bias_coefficients.detach().clone()
     return state
 
 
@@ -381,7 +380,7 @@ def test_emlp_input_gradient_trains_like_a_hamiltonian_net():
         (dx,) = torch.autograd.grad(model(x).sum(), x, create_graph=True)
         return dx.square().sum()
 
-    c = model.layers[0].linear.coefficients
+    c = model.layers[0].coefficients
     (g,) = torch.autograd.grad(loss(), c)
     direction = torch.randn_like(c)
     eps = 1e-6

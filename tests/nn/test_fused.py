@@ -136,3 +136,57 @@ def test_linear_without_bias_and_with_data_input():
     (got,) = torch.autograd.grad(layer(x).square().sum(), layer.coefficients)
     (want,) = torch.autograd.grad(einsum_affine(layer, x, layer.coefficients, None).square().sum(), layer.coefficients)
     torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+
+
+# -- the block's one parameter vector ------------------------------------------------
+
+
+def test_block_has_one_parameter_and_submodules_see_views_of_it():
+    block = build_block("SO3-interleaved")
+    assert [name for name, _ in block.named_parameters()] == ["coefficients"]
+    subs = [block.linear, block.bilinear.left, block.bilinear.right, block.bilinear.out]
+    sizes = [s.num_coefficients for s in subs] + [s.bias_coefficients.numel() for s in subs[:3]]
+    assert block.coefficients.numel() == sum(sizes)
+    # the layout: coefficients of linear, left, right, out, then the biases of linear, left, right
+    assert block.linear.coefficients.data_ptr() == block.coefficients.data_ptr()
+    assert block.bilinear.right.bias_coefficients.data_ptr() == block.coefficients.data_ptr() + (sum(sizes) - sizes[-1]) * 8
+    x = torch.randn(3, block.rep_in.size, dtype=torch.float64)
+    before = block(x)
+    with torch.no_grad():
+        block.bilinear.out.coefficients.mul_(2.0)  # writes into the block's vector
+    torch.testing.assert_close(block(x), reference_block(block, x), rtol=0, atol=1e-13)
+    assert not torch.allclose(block(x), before)
+
+
+def test_block_views_follow_casts_copies_and_pickles():
+    import copy
+    import pickle
+
+    block = build_block("SO3-uniform", dtype=torch.float32)
+    x = torch.randn(4, block.rep_in.size)
+    block(x).sum().backward()
+    block.double()
+    assert block.linear.coefficients.dtype == torch.float64
+    assert block.linear.coefficients.data_ptr() == block.coefficients.data_ptr()
+    xd = x.double()
+    for twin in (copy.deepcopy(block), pickle.loads(pickle.dumps(block))):
+        assert twin.linear.coefficients.data_ptr() == twin.coefficients.data_ptr() != block.coefficients.data_ptr()
+        torch.testing.assert_close(twin(xd), block(xd), rtol=0, atol=0)
+        with torch.no_grad():
+            twin.coefficients.zero_()
+        assert torch.count_nonzero(twin.bilinear.out.coefficients) == 0
+        assert torch.count_nonzero(block.bilinear.out.coefficients) > 0
+
+
+def test_block_state_dict_of_submodule_parameters_loads():
+    """The layout before the block's version 2 (each submodule its own parameters) loads into the one vector."""
+    a, b = build_block("SO3-uniform"), build_block("SO3-uniform")
+    with torch.no_grad():
+        b.coefficients.normal_()
+    state = {k: v for k, v in a.state_dict().items() if k != "coefficients"}
+    for path, name, sub in a._members:
+        state[f"{path}.{name}"] = getattr(sub, name).detach().clone()
+    b.load_state_dict(state)
+    assert torch.equal(a.coefficients, b.coefficients)
+    x = torch.randn(3, a.rep_in.size, dtype=torch.float64)
+    assert torch.equal(a(x), b(x))
