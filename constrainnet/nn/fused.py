@@ -6,9 +6,9 @@ autograd bookkeeping and the copies between them (the ``cat`` that undoes a
 arithmetic. Each node here runs its forward as a few large operations and its
 backward by hand, writing every gradient straight into its place:
 
-- :class:`AssembledAffine` (``Linear``): y = x Wᵀ + Q β with Wᵀ assembled from
-  the coefficients c by the layer's sparse map M (Wᵀ = M c); the backward is
-  ∂Wᵀ = xᵀ ∂y, ∂c = Mᵀ ∂Wᵀ, ∂β = Qᵀ Σ_n ∂y_n, ∂x = ∂y W.
+- :class:`AssembledAffine` (``Linear``): y = x Wᵀ + Q β with W assembled from
+  the coefficients c by the layer's sparse map M (W = M c); the backward is
+  ∂W = ∂yᵀ x, ∂c = Mᵀ ∂W, ∂β = Qᵀ Σ_n ∂y_n, ∂x = ∂y W.
 - :class:`FusedBlock` (``EMLPBlock``): z = x S + b, the products p of u and v
   (two slices of z, multiplied copy by copy), y = z_L + p O, then the gate; S and O come flattened in one tensor
   (one assembly node for both), whose gradient is written in one buffer.
@@ -44,11 +44,11 @@ def _composite_grads(
 
 
 class AssembledAffine(torch.autograd.Function):
-    """y = x Wᵀ + Q β for a 2-D x, Wᵀ = M c assembled from the coefficients inside the node.
+    """y = x Wᵀ + Q β for a 2-D x, W = M c assembled from the coefficients inside the node.
 
     ``apply(assembly, forward_buffers, backward_buffers, bias_basis, composite, x, c, beta)``:
     ``assembly`` a one-part :class:`~constrainnet.nn.assembly.WeightAssembly`
-    (transposed), its buffers as tensors, Q (or None, with beta None), and
+    of W (out, in), not transposed, its buffers as tensors, Q (or None, with beta None), and
     ``composite(x, c, beta)``, the same map from differentiable operations.
     """
 
@@ -64,21 +64,20 @@ class AssembledAffine(torch.autograd.Function):
         c: torch.Tensor,
         beta: torch.Tensor | None,
     ) -> torch.Tensor:
-        weight_t = assembly.sums[0].apply(c, *forward).view(assembly.shape)
-        y = x.mm(weight_t) if beta is None else torch.addmm(torch.mv(bias_basis, beta), x, weight_t)
+        weight = assembly.sums[0].apply(c, *forward).view(assembly.shape)
+        y = x.mm(weight.t()) if beta is None else torch.addmm(torch.mv(bias_basis, beta), x, weight.t())
         ctx.assembly, ctx.buffers, ctx.bias_basis, ctx.composite = assembly, backward, bias_basis, composite
-        ctx.save_for_backward(x, c, beta, weight_t)
+        ctx.save_for_backward(x, c, beta, weight)
         return y
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple:
-        x, c, beta, weight_t = ctx.saved_tensors
+        x, c, beta, weight = ctx.saved_tensors
         needs = ctx.needs_input_grad[5:]
         if torch.is_grad_enabled():
             return (None,) * 5 + _composite_grads(ctx.composite, (x, c, beta), needs, grad)
-        grad = grad.contiguous()
-        grad_x = grad.mm(weight_t.t()) if needs[0] else None
-        grad_c = ctx.assembly.sums[1].apply(x.t().mm(grad).view(-1), *ctx.buffers) if needs[1] else None
+        grad_x = grad.mm(weight) if needs[0] else None
+        grad_c = ctx.assembly.sums[1].apply(grad.t().mm(x).view(-1), *ctx.buffers) if needs[1] else None
         grad_beta = torch.mv(ctx.bias_basis.t(), grad.sum(0)) if beta is not None and needs[2] else None
         return None, None, None, None, None, grad_x, grad_c, grad_beta
 

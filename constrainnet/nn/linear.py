@@ -138,9 +138,11 @@ class Linear(Float64Buffers):
             inp, out = plan.inputs[p.i], plan.outputs[p.j]
             self._layout.append(BlockLayout(out.offset, out.mult, out.rep.size, inp.offset, inp.mult, inp.rep.size, p.r))
             self._pair_shapes.append((p.r, out.mult, inp.mult))
-        # the gathers that assemble W (and its backward), as buffers "_forward_*", "_backward_*"
-        # assembled as Wᵀ (in, out): the forward is x @ Wᵀ + b and its gradient arrives contiguous
-        part = WeightPart((self.out_features, self.in_features), self._layout, [p.basis for p in plan.pairs], transposed=True)
+        # the gathers that assemble W (and its backward), as buffers "_forward_*", "_backward_*";
+        # W (out, in) row-major: the fused node forms ∂W = ∂yᵀ x itself, and in this
+        # layout the gathers of both maps run along rows (the coefficients of a
+        # block pair are in (p, q) order, W's entries of one output row in q order)
+        part = WeightPart((self.out_features, self.in_features), self._layout, [p.basis for p in plan.pairs])
         self._assembly = WeightAssembly(self, "", [part], factory)
         if bias:
             q = np.asarray(rep_out.equivariant_basis())
@@ -150,6 +152,7 @@ class Linear(Float64Buffers):
             self.register_buffer("bias_basis", None, persistent=False)
             self.register_parameter("bias_coefficients", None)
         self._cache: tuple | None = None
+        self._fused_args: tuple | None = None  # the fused node's fixed arguments, rebuilt after casts
         # parameters held by an owner module (EMLPBlock) as views of its own vector
         self._borrowed: tuple[str, ...] = ()
         self.reset_parameters()
@@ -195,11 +198,8 @@ class Linear(Float64Buffers):
 
     def weight(self) -> torch.Tensor:
         """The dense (out, in) weight W = Σ_k C_k ⊗ B_k, assembled as one autograd node (differentiable)."""
-        return self._transposed_weight().t()
-
-    def _transposed_weight(self) -> torch.Tensor:
         if not self._pair_shapes:
-            return self.coefficients.new_zeros(self.in_features, self.out_features)
+            return self.coefficients.new_zeros(self.out_features, self.in_features)
         return self._assembly(self, (self.coefficients,))
 
     def bias(self) -> torch.Tensor | None:
@@ -214,10 +214,11 @@ class Linear(Float64Buffers):
         return weight_t.t(), bias
 
     def _affine_parts(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Wᵀ (in, out) and b from one autograd node."""
+        """Wᵀ (in, out, a transposed view) and b from one autograd node."""
         if not self._pair_shapes or self.bias_coefficients is None:
-            return self._transposed_weight(), self.bias()
-        return self._assembly(self, (self.coefficients,), (self.bias_coefficients,), "bias_basis")
+            return self.weight().t(), self.bias()
+        weight, bias = self._assembly(self, (self.coefficients,), (self.bias_coefficients,), "bias_basis")
+        return weight.t(), bias
 
     def _cached_weight(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         # in-place updates (optimisers, load_state_dict) bump _version; a new
@@ -237,18 +238,22 @@ class Linear(Float64Buffers):
         if not self._pair_shapes:
             return affine(x, *self._affine_parts())
         # one node: assembly, bias and product, with a hand-written backward
-        buffers = self._buffers
-        forward, backward = ([buffers[name] for name in names] for names in self._assembly.buffers)
-        flat = x.reshape(-1, self.in_features)
-        args = (self._assembly, forward, backward, self.bias_basis, self._composite_affine)
-        y = AssembledAffine.apply(*args, flat, self.coefficients, self.bias_coefficients)
+        args = self._fused_args
+        if args is None:
+            buffers = self._buffers
+            forward, backward = (tuple(buffers[name] for name in names) for names in self._assembly.buffers)
+            args = self._fused_args = (self._assembly, forward, backward, self.bias_basis, self._composite_affine)
+        if x.ndim == 2:
+            return AssembledAffine.apply(*args, x, self.coefficients, self.bias_coefficients)
+        y = AssembledAffine.apply(*args, x.reshape(-1, self.in_features), self.coefficients, self.bias_coefficients)
         return y.view(*x.shape[:-1], self.out_features)
 
     def _composite_affine(self, x: torch.Tensor, c: torch.Tensor, beta: torch.Tensor | None) -> torch.Tensor:
         """x Wᵀ + b from differentiable operations (the reference of the fused node)."""
         if beta is None:
-            return affine(x, self._assembly(self, (c,)))
-        return affine(x, *self._assembly(self, (c,), (beta,), "bias_basis"))
+            return affine(x, self._assembly(self, (c,)).t())
+        weight, bias = self._assembly(self, (c,), (beta,), "bias_basis")
+        return affine(x, weight.t(), bias)
 
     def train(self, mode: bool = True) -> "Linear":
         self._cache = None
@@ -256,6 +261,7 @@ class Linear(Float64Buffers):
 
     def _clear_cache(self) -> None:
         self._cache = None
+        self._fused_args = None
 
     # -- export and fingerprint ----------------------------------------------
     def export(self) -> nn.Linear:
@@ -273,6 +279,7 @@ class Linear(Float64Buffers):
         state = self.__dict__.copy()
         for name in state.get("_borrowed", ()):
             state.pop(name, None)
+        state["_fused_args"] = None
         return state
 
     def _load_from_state_dict(self, state_dict: dict, prefix: str, local_metadata: dict, *args: Any) -> None:
