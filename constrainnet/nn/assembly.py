@@ -39,6 +39,8 @@ __all__ = [
     "sparse_map",
     "CachedAssembly",
     "stacked_layout",
+    "register_sums",
+    "joint_weight_sums",
 ]
 
 # Basis entries at most this fraction of their pair's largest entry are rounding
@@ -336,6 +338,28 @@ class CachedAssembly(Float64Buffers, abc.ABC):
         self._cache = None
 
 
+def register_sums(module: Float64Buffers, prefix: str, sums: tuple[SparseSum, SparseSum], factory: dict) -> tuple[list[str], list[str]]:
+    """Register the arrays of a (forward, backward) pair of maps as non-persistent buffers of ``module``.
+
+    Buffers ``{prefix}_forward_*`` and ``{prefix}_backward_*``: index arrays as
+    integer buffers, values as float buffers of the module's dtype, rebuilt
+    from float64 on casts (:class:`Float64Buffers`).
+
+    Returns:
+        The buffer names of each direction, in the order :meth:`SparseSum.apply` takes them.
+    """
+    buffers: tuple[list[str], list[str]] = ([], [])
+    for direction, smap, names in zip(("forward", "backward"), sums, buffers):
+        for name, array in zip(smap.names, smap.arrays):
+            buffer = f"{prefix}_{direction}_{name}"
+            if array.dtype == np.float64:
+                module._register_float64(buffer, array, factory)
+            else:
+                module.register_buffer(buffer, torch.as_tensor(array, device=factory.get("device")), persistent=False)
+            names.append(buffer)
+    return buffers
+
+
 class WeightAssembly:
     """The maps of :func:`joint_weight_sums`, registered as non-persistent buffers of a module, and the weights they give.
 
@@ -353,15 +377,7 @@ class WeightAssembly:
         self.shapes = [part.assembled_shape for part in self.parts]
         self.shape = self.shapes[0] if len(self.parts) == 1 else (sum(a * b for a, b in self.shapes),)
         self.sums = joint_weight_sums(self.parts)
-        self.buffers: tuple[list[str], list[str]] = ([], [])
-        for direction, smap, names in zip(("forward", "backward"), self.sums, self.buffers):
-            for name, array in zip(smap.names, smap.arrays):
-                buffer = f"{prefix}_{direction}_{name}"
-                if array.dtype == np.float64:
-                    module._register_float64(buffer, array, factory)
-                else:
-                    module.register_buffer(buffer, torch.as_tensor(array, device=factory.get("device")), persistent=False)
-                names.append(buffer)
+        self.buffers = register_sums(module, prefix, self.sums, factory)
 
     def matrices(self, flat: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """The parts' matrices (as assembled, see :attr:`WeightPart.assembled_shape`) as views of the flat weights."""

@@ -32,7 +32,7 @@ from ..errors import RepMismatchError
 from ..reps import Rep
 from ..solver import equivariant_basis
 from ..solver.orbit import supports_orbits
-from .assembly import BlockLayout, Float64Buffers, SparseSum, sparse_map
+from .assembly import BlockLayout, Float64Buffers, SparseSum, register_sums, sparse_map
 from .conv import circular_conv, conv_matrix, is_image_rep, kernel_expansion, kernel_grid
 from .linear import Linear, check_input
 from .orbit_plan import SparsePlan
@@ -203,15 +203,7 @@ class OrbitLinear(Linear):
             shape = (int(row_sel.sum()), int(col_sel.sum()))
             dest = row_map[rows] * shape[1] + col_map[cols]
             maps = (SparseSum.build(shape[0] * shape[1], dest, src, val), SparseSum.build(self.num_coefficients, src, dest, val))
-            buffers: tuple[list[str], list[str]] = ([], [])
-            for direction, smap, names in zip(("forward", "backward"), maps, buffers):
-                for array_name, array in zip(smap.names, smap.arrays):
-                    buffer = f"{name}_{direction}_{array_name}"
-                    if array.dtype == np.float64:
-                        self._register_float64(buffer, array, factory)
-                    else:
-                        self.register_buffer(buffer, torch.as_tensor(array, device=factory.get("device")), persistent=False)
-                    names.append(buffer)
+            buffers = register_sums(self, name, maps, factory)
             self._gathers[name] = (maps, buffers, shape)
             self._register_index(f"{name}_rows", np.flatnonzero(row_sel), factory)
             self._register_index(f"{name}_cols", np.flatnonzero(col_sel), factory)
