@@ -4,7 +4,8 @@ Measured interleaved in one run (ours, plain, ours, plain, ...), median of
 --rounds rounds of --iters calls each, so both see the same machine load:
 
 - train: forward + backward of ``cn.nn.Linear`` vs ``torch.nn.Linear`` (SO(3)
-  hidden reps ``uniform_rep(ch)``, batch 512);
+  hidden reps ``uniform_rep(ch)``, batch 512), for an input without gradient
+  (a first layer) and, on the next line, one that needs it (a hidden layer);
 - eval: forward under ``torch.no_grad()`` in eval mode (cached weight);
 - step: one Adam step of ``cn.nn.EMLP`` vs ``cn.nn.MLP`` (Inertia shape:
   O(3), ``5*V**0 + 5*V -> V**2``, 3 layers of width ch, batch 512; and
@@ -61,6 +62,14 @@ def main() -> None:
 
         a, b = interleaved(train_step(ours), train_step(plain), args.rounds, args.iters, sync, args.settle)
         print(f"{f'Linear SO(3) {ch} train fwd+bwd':<34} {a * 1e3:>9.3f} {b * 1e3:>9.3f} {a / b:>6.2f}x")
+        # a hidden layer: its input comes from the layer below and needs a gradient too
+        x_hidden = x.clone().requires_grad_()
+
+        def hidden_step(m):
+            return lambda: m(x_hidden).sum().backward()
+
+        a, b = interleaved(hidden_step(ours), hidden_step(plain), args.rounds, args.iters, sync, args.settle)
+        print(f"{f'  same, input needs grad':<34} {a * 1e3:>9.3f} {b * 1e3:>9.3f} {a / b:>6.2f}x")
         ours.eval(), plain.eval()
 
         def eval_step(m):
