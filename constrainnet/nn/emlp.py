@@ -78,8 +78,8 @@ class EMLPBlock(CachedAssembly):
         self.nonlinearity = GatedNonlinearity(rep_out)
         self._own_parameters()
         # [L; W_1; W_2] (transposed) and the bilinear's W_out (transposed, its
-        # columns in the order of u ⊗ v) from one assembly, flattened one after
-        # the other, and the bias [Q β; Q_1 β_1; Q_2 β_2]
+        # rows in the order of the products) from one assembly, flattened one
+        # after the other, and the bias [Q β; Q_1 β_1; Q_2 β_2]
         left, right = self.bilinear.left, self.bilinear.right
         mid = self.bilinear.rep_mid.size
         self._split = [wide.size, mid, mid]

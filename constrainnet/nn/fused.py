@@ -122,11 +122,13 @@ class FusedBlock(torch.autograd.Function):
         grad_z = y.new_empty(y.shape[0], wide + 2 * mid)
         grad_y = grad_z[:, :wide]
         block.nonlinearity.fused_backward(grad, y, (gates, factor), grad_y)
-        grad_weights = torch.empty_like(weights)
-        grad_stacked, grad_out = block._stacked.matrices(grad_weights)
-        torch.mm(products.t(), grad_y, out=grad_out)
         grad_products = grad_y.mm(out.t())
         block.bilinear.groups.products_backward(grad_products, (u_left, v_right), grad_z[:, wide : wide + mid], grad_z[:, wide + mid :])
-        torch.mm(x.t(), grad_z, out=grad_stacked)
+        grad_weights = None
+        if needs[1]:  # not when the weights are frozen (e.g. forces ∂E/∂x of a trained model)
+            grad_weights = torch.empty_like(weights)
+            grad_stacked, grad_out = block._stacked.matrices(grad_weights)
+            torch.mm(products.t(), grad_y, out=grad_out)
+            torch.mm(x.t(), grad_z, out=grad_stacked)
         grad_x = grad_z.mm(stacked.t()) if needs[0] else None
-        return None, grad_x, grad_weights, grad_z.sum(0)
+        return None, grad_x, grad_weights, grad_z.sum(0) if needs[2] else None

@@ -190,3 +190,13 @@ def test_block_state_dict_of_submodule_parameters_loads():
     assert torch.equal(a.coefficients, b.coefficients)
     x = torch.randn(3, a.rep_in.size, dtype=torch.float64)
     assert torch.equal(a(x), b(x))
+
+
+def test_input_gradient_with_frozen_parameters():
+    """Forces-style use: ∂E/∂x of a model whose parameters are frozen (no parameter gradients formed)."""
+    block = build_block("SO3-uniform")
+    x = torch.randn(4, block.rep_in.size, dtype=torch.float64, requires_grad=True)
+    (want,) = torch.autograd.grad(reference_block(block, x).square().sum(), x)
+    block.requires_grad_(False)
+    (got,) = torch.autograd.grad(block(x).square().sum(), x)
+    torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
