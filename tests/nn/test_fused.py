@@ -13,6 +13,7 @@ import torch
 
 import constrainnet as cn
 from constrainnet.groups import Lorentz, O, S, SO
+from constrainnet.testing import assert_gradients
 
 BLOCKS = {
     "SO3-uniform": (SO(3), lambda V: cn.nn.uniform_rep(40, V.G), lambda V: cn.nn.uniform_rep(48, V.G)),
@@ -56,15 +57,7 @@ def test_fused_block_equals_its_submodules_with_every_gradient(case, input_grad)
 @pytest.mark.parametrize("case", ["SO3-interleaved", "S4-permutation", "Lorentz"])
 def test_fused_block_second_derivatives_pass_gradgradcheck(case):
     block = build_block(case)
-    names = [name for name, _ in block.named_parameters()]
-    params = [p.detach().clone().requires_grad_() for p in block.parameters()]
-    x = torch.randn(3, block.rep_in.size, dtype=torch.float64, requires_grad=True)
-
-    def f(x, *ps):
-        return torch.func.functional_call(block, dict(zip(names, ps)), (x,))
-
-    assert torch.autograd.gradcheck(f, (x, *params))
-    assert torch.autograd.gradgradcheck(f, (x, *params))
+    assert_gradients(block, torch.randn(3, block.rep_in.size, dtype=torch.float64))
 
 
 def test_fused_block_float32_and_eval_cache():
@@ -200,3 +193,29 @@ def test_input_gradient_with_frozen_parameters():
     block.requires_grad_(False)
     (got,) = torch.autograd.grad(block(x).square().sum(), x)
     torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_assert_gradients_catches_a_wrong_backward():
+    """The testing kit's gradient check fails on a module whose hand-written backward is off by a factor."""
+
+    class Doubled(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 3
+
+        @staticmethod
+        def backward(ctx, grad):
+            return grad * 2  # wrong: the derivative is 3
+
+    class Wrong(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.scale = torch.nn.Parameter(torch.ones(4, dtype=torch.float64))
+
+        def forward(self, x):
+            return Doubled.apply(x) * self.scale
+
+    with pytest.raises(AssertionError, match="first derivatives"):
+        assert_gradients(Wrong(), torch.randn(2, 4, dtype=torch.float64))
+    with pytest.raises(TypeError, match="float64"):
+        assert_gradients(cn.nn.Linear(cn.V(SO(3)), cn.V(SO(3))), torch.randn(2, 3))
