@@ -106,9 +106,6 @@ class EMLPBlock(CachedAssembly):
         self._member_sizes = [getattr(sub, name).numel() for _, name, sub in self._members]
         self._num_weight_coefficients = sum(self._member_sizes[:4])
         flat = torch.cat([getattr(sub, name).detach().reshape(-1) for _, name, sub in self._members])
-        for _, name, sub in self._members:
-            del sub._parameters[name]
-            sub._borrowed = sub._borrowed + (name,)
         self.coefficients = nn.Parameter(flat)
         self._bind_views()
 
@@ -116,6 +113,9 @@ class EMLPBlock(CachedAssembly):
         """Give the submodules their coefficients as views of :attr:`coefficients` (after init, casts and copies)."""
         start = 0
         for (_, name, sub), size in zip(self._members, self._member_sizes):
+            sub._parameters.pop(name, None)
+            if name not in sub._borrowed:
+                sub._borrowed = sub._borrowed + (name,)
             # single views (not one split): they stay valid in autograd after in-place updates of the vector
             with torch.enable_grad():
                 object.__setattr__(sub, name, self.coefficients.narrow(0, start, size))

@@ -275,10 +275,18 @@ class Linear(Float64Buffers):
         return out
 
     def __getstate__(self) -> dict:
-        # borrowed views are bound again by their owner (pickling a view of another module's parameter would copy it)
+        # Borrowed views (parameters held by an owner, see EMLPBlock) are saved as
+        # parameters of this layer's own: a copy of the layer alone then works by
+        # itself, and an owner copied with it borrows them again.
         state = self.__dict__.copy()
-        for name in state.get("_borrowed", ()):
-            state.pop(name, None)
+        borrowed = state.get("_borrowed", ())
+        if borrowed:
+            owned = state["_parameters"]
+            state["_parameters"] = {
+                name: nn.Parameter(state.pop(name).detach().clone()) if name in borrowed else owned.get(name)
+                for name in ("coefficients", "bias_coefficients")
+            }
+            state["_borrowed"] = ()
         state["_fused_args"] = None
         return state
 

@@ -163,12 +163,26 @@ def test_block_views_follow_casts_copies_and_pickles():
     assert block.linear.coefficients.data_ptr() == block.coefficients.data_ptr()
     xd = x.double()
     for twin in (copy.deepcopy(block), pickle.loads(pickle.dumps(block))):
+        assert [name for name, _ in twin.named_parameters()] == ["coefficients"]
         assert twin.linear.coefficients.data_ptr() == twin.coefficients.data_ptr() != block.coefficients.data_ptr()
         torch.testing.assert_close(twin(xd), block(xd), rtol=0, atol=0)
         with torch.no_grad():
             twin.coefficients.zero_()
         assert torch.count_nonzero(twin.bilinear.out.coefficients) == 0
         assert torch.count_nonzero(block.bilinear.out.coefficients) > 0
+
+
+def test_a_submodule_copied_alone_owns_its_parameters():
+    block = build_block("SO3-interleaved")
+    x = torch.randn(3, block.rep_in.size, dtype=torch.float64)
+    import copy
+
+    alone = copy.deepcopy(block.bilinear)
+    assert [name for name, _ in alone.named_parameters()] == [name for name, _ in cn.nn.BiLinear(block.rep_in, block.bilinear.rep_out).named_parameters()]
+    torch.testing.assert_close(alone(x), block.bilinear(x), rtol=0, atol=0)
+    with torch.no_grad():
+        alone.out.coefficients.zero_()
+    assert torch.count_nonzero(block.bilinear.out.coefficients) > 0
 
 
 def test_block_state_dict_of_submodule_parameters_loads():
