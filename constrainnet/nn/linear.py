@@ -228,7 +228,9 @@ class Linear(Float64Buffers):
         cache = self._cache
         if cache is None or cache[0] != key:
             with torch.no_grad():
-                cache = self._cache = (key, *self._affine_parts())
+                weight_t, bias = self._affine_parts()
+                # Wᵀ laid out contiguously: x Wᵀ is then a plain (non-transposed) product
+                cache = self._cache = (key, weight_t.contiguous(), bias)
         return cache[1], cache[2]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
