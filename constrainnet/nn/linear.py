@@ -45,10 +45,11 @@ class Linear(Float64Buffers):
     bias b = Q_out β lies in the invariant subspace of ``rep_out``.
 
     In training mode the layer assembles W and b from the coefficients at each
-    call, as a single autograd node: a few gathers over index buffers built
-    once from the float64 bases (:class:`~constrainnet.nn.assembly.WeightAssembly`),
-    whatever the number of block pairs, deterministic and differentiable to any
-    order. In eval mode under ``torch.no_grad()`` it caches W and b, rebuilt
+    call by a few gathers over index buffers built once from the float64 bases
+    (:class:`~constrainnet.nn.assembly.WeightAssembly`), whatever the number of
+    block pairs, and applies them, all in one autograd node with a hand-written
+    backward (:class:`~constrainnet.nn.fused.AssembledAffine`); deterministic
+    and differentiable to any order. In eval mode under ``torch.no_grad()`` it caches W and b, rebuilt
     when a parameter changes (an in-place update bumps its version: optimiser
     steps, ``load_state_dict``; or new storage is assigned).
     ``export()`` gives a plain ``torch.nn.Linear``.
