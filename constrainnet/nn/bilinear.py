@@ -17,20 +17,21 @@ from .plan import components
 
 __all__ = ["BiLinear", "CopyGroups", "PAIRINGS", "bilinear_mid_rep", "MID_ATOM_MAX_SIZE", "MID_COPIES", "MID_PRODUCT_MAX_SIZE"]
 
-# The product space is rep_mid ⊗ rep_mid, so rep_mid is kept small: MID_COPIES
-# copies of each distinct component of rep_in no larger than MID_ATOM_MAX_SIZE
-# (scalars, pseudo-scalars and V of groups acting on up to 8 coordinates).
+# The products are formed copy by copy (CopyGroups), at most rep_mid ⊗ rep_mid,
+# so rep_mid is kept small: MID_COPIES copies of each distinct component of
+# rep_in no larger than MID_ATOM_MAX_SIZE (scalars, pseudo-scalars and V of
+# groups acting on up to 8 coordinates).
 MID_ATOM_MAX_SIZE = 8
 MID_COPIES = 3
 # For a product group the features that matter are often bigger than 8
 # coordinates (a vector per point of SO(3) × S(n) has 3n), so there rep_mid may
 # take larger components too, within MID_PRODUCT_MAX_SIZE coordinates in all:
-# 38² = 1444 coordinates of rep_mid ⊗ rep_mid, formed densely per sample.
+# at most 38² = 1444 products per sample (fewer copywise).
 MID_PRODUCT_MAX_SIZE = 38
 
 
 def bilinear_mid_rep(rep_in: Rep) -> Rep:
-    """The default rep whose tensor square :class:`BiLinear` forms, derived from ``rep_in`` alone.
+    """The default rep whose products :class:`BiLinear` forms (copy by copy), derived from ``rep_in`` alone.
 
     ``MID_COPIES`` copies of each distinct component of ``rep_in`` of size at
     most ``MID_ATOM_MAX_SIZE`` (in order of appearance); ``MID_COPIES``
