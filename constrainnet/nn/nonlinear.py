@@ -15,6 +15,11 @@ from .plan import components
 
 __all__ = ["gated", "GatedNonlinearity", "NormNonlinearity", "PointwiseNonlinearity", "gate_count"]
 
+# the out= / grad_input= overloads used by the fused gate, resolved once (torch.ops lookups are slow)
+_SILU_OUT = torch.ops.aten.silu.out
+_SILU_BACKWARD = torch.ops.aten.silu_backward.grad_input
+_SIGMOID_BACKWARD = torch.ops.aten.sigmoid_backward.grad_input
+
 
 def _pointwise_ok(rep: Rep) -> bool:
     return isinstance(rep, ScalarRep) or rep.is_permutation
@@ -85,13 +90,14 @@ class GatedNonlinearity(nn.Module):
         self._sizes = [size for size, _, _ in runs] + [self.rep_in.size - rep.size]
         self._gate_sizes = []
         self._expansions: list[str | None] = []
-        # per run (start, size, first gate, gates, expansion buffer or None), for the fused path
-        self._runs: list[tuple[int, int, int, int, str | None]] = []
-        start, gate = 0, rep.size
+        # per run, for the fused path: its columns, its gates' columns among the
+        # gates (empty for a self-gated run) and its expansion buffer (or None)
+        self._fused_runs: list[tuple[slice, slice, str | None]] = []
+        start, gate = 0, 0
         for t, (size, gated_run, blocks) in enumerate(runs):
             if not gated_run:
                 self._expansions.append(None)
-                self._runs.append((start, size, gate, 0, None))
+                self._fused_runs.append((slice(start, start + size), slice(gate, gate), None))
                 start += size
                 continue
             copies = sum(mult for mult, _ in blocks)
@@ -104,7 +110,7 @@ class GatedNonlinearity(nn.Module):
             self.register_buffer(f"expand_{t}", expand, persistent=False)
             self._expansions.append(f"expand_{t}")
             self._gate_sizes.append(copies)
-            self._runs.append((start, size, gate, copies, f"expand_{t}"))
+            self._fused_runs.append((slice(start, start + size), slice(gate, gate + copies), f"expand_{t}"))
             start, gate = start + size, gate + copies
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -129,12 +135,12 @@ class GatedNonlinearity(nn.Module):
         out = y.new_empty(y.shape[0], n)
         gates = torch.sigmoid(y[:, n:]) if y.shape[1] > n else None
         factor = y.new_empty(y.shape[0], n) if gates is not None else out
-        for start, size, gate, copies, expand in self._runs:
-            run = slice(start, start + size)
+        for run, gate_cols, expand in self._fused_runs:
             if expand is None:
-                torch.ops.aten.silu.out(y[:, run], out=out[:, run])
+                _SILU_OUT(y[:, run], out=out[:, run])
                 continue
-            torch.mm(gates[:, gate - n : gate - n + copies], getattr(self, expand).to(y.dtype), out=factor[:, run])
+            expansion = self._buffers[expand]
+            torch.mm(gates[:, gate_cols], expansion if expansion.dtype == y.dtype else expansion.to(y.dtype), out=factor[:, run])
             torch.mul(y[:, run], factor[:, run], out=out[:, run])
         return out, (gates, factor)
 
@@ -147,14 +153,15 @@ class GatedNonlinearity(nn.Module):
         """
         gates, factor = saved
         n = self.rep.size
-        for start, size, gate, copies, expand in self._runs:
-            run = slice(start, start + size)
+        for run, gate_cols, expand in self._fused_runs:
             if expand is None:
-                torch.ops.aten.silu_backward.grad_input(grad[:, run], y[:, run], grad_input=out[:, run])
+                _SILU_BACKWARD(grad[:, run], y[:, run], grad_input=out[:, run])
                 continue
+            expansion = self._buffers[expand]
+            expansion = expansion if expansion.dtype == y.dtype else expansion.to(y.dtype)
             torch.mul(grad[:, run], factor[:, run], out=out[:, run])
-            gate_grad = (grad[:, run] * y[:, run]).mm(getattr(self, expand).to(y.dtype).t())
-            torch.ops.aten.sigmoid_backward.grad_input(gate_grad, gates[:, gate - n : gate - n + copies], grad_input=out[:, gate : gate + copies])
+            gate_grad = (grad[:, run] * y[:, run]).mm(expansion.t())
+            _SIGMOID_BACKWARD(gate_grad, gates[:, gate_cols], grad_input=out[:, n + gate_cols.start : n + gate_cols.stop])
 
     def extra_repr(self) -> str:
         return f"rep={self.rep!r}, gates={self.rep_in.size - self.rep.size}"
