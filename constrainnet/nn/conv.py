@@ -12,8 +12,11 @@ copies of V (channels), W is the multi-channel convolution
 
 which ``torch.nn.functional.conv2d`` computes (a cross-correlation, as here)
 after circular padding, at a cost of n²·|window| per channel pair instead of
-the n⁴ of a dense matrix. The kernel is gathered from the coefficients by a
-fixed (r, k²) expansion matrix: ``K = C @ E``.
+the n⁴ of a dense matrix. Windows of ``FFT_MIN_KERNEL`` or more per side (up to
+the whole n×n torus of a layer without ``support``) go through the Fourier
+transform instead: by the correlation theorem ŷ_p = Σ_q conj(K̂_pq) x̂_q per
+frequency, n² log n per channel plus n² per channel pair. The kernel is
+gathered from the coefficients by a fixed (r, k²) expansion matrix: ``K = C @ E``.
 """
 
 from __future__ import annotations
@@ -27,7 +30,12 @@ import torch.nn.functional as F
 from ..groups import P4M
 from ..reps import Rep, Vector
 
-__all__ = ["KernelGrid", "is_image_rep", "kernel_grid", "kernel_expansion", "circular_conv", "conv_matrix"]
+__all__ = ["KernelGrid", "is_image_rep", "kernel_grid", "kernel_expansion", "circular_conv", "conv_matrix", "FFT_MIN_KERNEL"]
+
+# Kernel side from which circular_conv multiplies in Fourier space: on 2 CPU
+# threads (batch 64, 16 → 16 channels, 32×32) conv2d takes 3.3 ms at k = 5,
+# 8.8 ms at k = 9 and 147 ms at k = 32; the FFT path about 6.3 ms whatever k.
+FFT_MIN_KERNEL = 9
 
 
 def is_image_rep(rep: Rep) -> bool:
@@ -137,10 +145,23 @@ def circular_conv(x: torch.Tensor, kernel: torch.Tensor, grid: KernelGrid, bias:
         >>> circular_conv(x, kernel, KernelGrid(3, 3, 1, 1))[0, 0].tolist()
         [[1.0, 2.0, 0.0], [4.0, 5.0, 3.0], [7.0, 8.0, 6.0]]
     """
+    if grid.size >= FFT_MIN_KERNEL:
+        return _fourier_correlation(x, kernel, grid, bias)
     pad = (grid.left, grid.right, grid.left, grid.right)
     if any(pad):
         x = F.pad(x, pad, mode="circular")
     return F.conv2d(x, kernel, bias)
+
+
+def _fourier_correlation(x: torch.Tensor, kernel: torch.Tensor, grid: KernelGrid, bias: torch.Tensor | None) -> torch.Tensor:
+    """:func:`circular_conv` by the correlation theorem: ŷ_p = Σ_q conj(K̂_pq) x̂_q, with K laid on the n×n torus."""
+    n, k = grid.n, grid.size
+    # kernel position t holds displacement (t − left) mod n: pad to n×n, then roll position t to t − left
+    periodic = F.pad(kernel, (0, n - k, 0, n - k)) if k < n else kernel
+    periodic = torch.roll(periodic, shifts=(-grid.left, -grid.left), dims=(2, 3))
+    spectrum = torch.einsum("bqxy,pqxy->bpxy", torch.fft.rfft2(x), torch.fft.rfft2(periodic).conj())
+    y = torch.fft.irfft2(spectrum, s=(n, n))
+    return y if bias is None else y + bias.view(1, -1, 1, 1)
 
 
 def conv_matrix(kernel: torch.Tensor, grid: KernelGrid) -> torch.Tensor:

@@ -15,6 +15,8 @@ import scipy.sparse.csgraph
 import constrainnet as cn
 from constrainnet.errors import RepMismatchError
 from constrainnet.groups import P4M, S
+import constrainnet.nn.conv as conv_module
+from constrainnet.nn.conv import KernelGrid, circular_conv
 from constrainnet.nn.linear import Linear
 from constrainnet.nn.orbit_linear import OrbitLinear
 from constrainnet.solver.orbit import coordinate_permutations
@@ -96,8 +98,9 @@ def coefficients_of(kernel, n, k):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=["float32", "float64"])
-@pytest.mark.parametrize("n, k", [(6, 3), (7, 5), (5, 5)])
+@pytest.mark.parametrize("n, k", [(6, 3), (7, 5), (5, 5), (12, 9), (11, 11)])
 def test_layer_is_conv2d_with_the_symmetrised_kernel(n, k, dtype):
+    """k ≥ FFT_MIN_KERNEL runs through the Fourier transform; the reference is always torch's Conv2d."""
     torch.manual_seed(0)
     c_in, c_out = 3, 2
     V = cn.V(P4M(n))
@@ -266,3 +269,34 @@ def test_copies_casts_and_no_dense_basis_on_a_large_image():
     clone = copy.deepcopy(layer).double()
     x = torch.randn(2, 4 * 1024)
     torch.testing.assert_close(clone(x.double()).float(), layer(x), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("grid", [KernelGrid(10, 10, 5, 4), KernelGrid(12, 9, 4, 4), KernelGrid(9, 9, 4, 4)], ids=["full-even", "window-9", "full-odd"])
+def test_fourier_path_equals_the_convolution_path(grid, monkeypatch):
+    """circular_conv by the FFT against circular_conv by conv2d (threshold moved), with bias, and its gradients."""
+    torch.manual_seed(0)
+    x = torch.randn(3, 2, grid.n, grid.n, dtype=torch.float64, requires_grad=True)
+    kernel = torch.randn(4, 2, grid.size, grid.size, dtype=torch.float64, requires_grad=True)
+    bias = torch.randn(4, dtype=torch.float64, requires_grad=True)
+    assert grid.size >= conv_module.FFT_MIN_KERNEL
+    fourier = circular_conv(x, kernel, grid, bias)
+    monkeypatch.setattr(conv_module, "FFT_MIN_KERNEL", 10**9)
+    direct = circular_conv(x, kernel, grid, bias)
+    torch.testing.assert_close(fourier, direct, rtol=1e-12, atol=1e-12)
+    monkeypatch.undo()
+    grad = torch.randn_like(fourier)
+    for a, b in zip(torch.autograd.grad(fourier, (x, kernel, bias), grad), torch.autograd.grad(direct, (x, kernel, bias), grad)):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+    small = (x[:1, :1].detach().requires_grad_(), kernel[:1, :1].detach().requires_grad_())
+    assert torch.autograd.gradcheck(lambda a, k: circular_conv(a, k, grid), small)
+
+
+def test_full_image_layer_without_support_is_equivariant_through_the_fft():
+    """P4M(10) without support: the whole 10×10 torus as kernel (the Fourier path), against the dense plan."""
+    V = cn.V(P4M(10))
+    torch.manual_seed(0)
+    layer = cn.nn.Linear(2 * V, V, dtype=torch.float64)
+    assert layer._grid.size == 10
+    x = torch.randn(3, 200, dtype=torch.float64)
+    torch.testing.assert_close(layer(x), x @ layer.weight().t() + layer.bias(), rtol=1e-12, atol=1e-12)
+    assert_equivariant(layer)
