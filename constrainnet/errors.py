@@ -14,6 +14,8 @@ __all__ = [
     "RepMismatchError",
     "SolverError",
     "ParseError",
+    "DtypeError",
+    "DeviceError",
 ]
 
 
@@ -39,6 +41,16 @@ class RepError(ConstrainnetError, ValueError):
 class RepMismatchError(ConstrainnetError, ValueError):
     """Two things that must agree do not: reps of different groups, or a
     tensor whose width is not the size of the layer's input rep."""
+
+
+class DtypeError(ConstrainnetError, TypeError):
+    """A tensor or a ``dtype=`` argument of the wrong dtype: a float32 input
+    to a float64 layer, integer or complex inputs, an integer ``dtype=``."""
+
+
+class DeviceError(ConstrainnetError, ValueError):
+    """A tensor on another device than the layer, or a ``device=`` argument
+    that torch does not know or this machine does not have."""
 
 
 class SolverError(ConstrainnetError, RuntimeError):
