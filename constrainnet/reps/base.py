@@ -13,6 +13,7 @@ from ..groups._arrays import digest_arrays
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..solver.basis import Basis, Projector
+    from ..solver.decompose import Decomposition
 
 __all__ = ["Rep"]
 
@@ -234,6 +235,17 @@ class Rep:
         from ..solver import equivariant_projector
 
         return equivariant_projector(self, strategy)
+
+    def decompose(self) -> "Decomposition":
+        """The certified isotypic decomposition: Uᵀ ρ(g) U = ⊕ₖ I_{mₖ} ⊗ πₖ(g), U orthogonal.
+
+        ``D.components`` lists the irreducible types (``.irrep``, ``.dim``,
+        ``.multiplicity``, ``.commutant``) in column order; ``D.change_of_basis``
+        is U, held per leaf. See :func:`constrainnet.solver.decompose`.
+        """
+        from ..solver import decompose
+
+        return decompose(self)
 
     # -- values --------------------------------------------------------------
     def __eq__(self, other: object) -> bool:

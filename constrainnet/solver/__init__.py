@@ -3,7 +3,9 @@
 from .basis import Basis, BasisBlock, Projector
 from .blocks import LeafBlocks, block_structure
 from .canonical import canonical_basis
+from .decompose import Component, Decomposition, decompose, decomposition_cache_clear, decomposition_cache_info
 from .dense import dense_basis
+from .irreps import IrrepType, irreps_seen
 from .iterative import iterative_basis, iterative_plan, supports_iterative
 from .strategy import (
     STRATEGIES,
@@ -23,6 +25,13 @@ __all__ = [
     "block_structure",
     "canonical_basis",
     "dense_basis",
+    "Component",
+    "Decomposition",
+    "IrrepType",
+    "decompose",
+    "decomposition_cache_clear",
+    "decomposition_cache_info",
+    "irreps_seen",
     "iterative_basis",
     "iterative_plan",
     "supports_iterative",

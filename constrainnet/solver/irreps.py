@@ -1,0 +1,385 @@
+"""Irreducible types of a group, found inside reps and identified across them.
+
+The decomposition (:mod:`constrainnet.solver.decompose`) splits a rep into
+irreducible pieces; this module tells which pieces are the *same*
+irreducible and fixes one matrix realisation π_k for each type, so that every
+copy of the type, in every rep of the group, is written with the same π_k.
+
+A piece is given by its generator matrices π(h) (discrete generators) and
+dπ(A) (Lie algebra generators) in some orthonormal basis of the piece. Two
+rules make the realisation canonical:
+
+1. the *cyclic form*: take a fixed generic symmetric element S of the group
+   algebra — a seeded combination of the symmetrised words of length ≤ 3 in
+   the generators, the same for every piece of the group — and a unit vector
+   v₀ of its first eigenspace whose dimension equals the dimension c of the
+   piece's commutant. The basis is v₀, then X v₀, X Y v₀, … (X, Y the
+   generators, breadth first) orthonormalised in that order, a vector kept
+   when its residual exceeds :data:`CYCLIC_RTOL`. Any other admissible v₀ is
+   u v₀ for an orthogonal u in the commutant, which commutes with every
+   generator: the basis is multiplied by u and the matrices do not change.
+   So isomorphic pieces give the same matrices, up to rounding;
+2. the *registry*: per group value, the first piece of each type met in this
+   process fixes π_k (its cyclic form). A later piece is matched to the known
+   types of its dimension and commutant by solving Hom(piece, π_k) densely —
+   a non-zero intertwiner means the same type — and is then rotated by that
+   intertwiner onto π_k exactly. Because of rule 1, which rep met a type
+   first changes π_k only at rounding level (~1e-10), never its form.
+
+Each type carries readable invariants: its dimension, its commutant
+("real", "complex", "quaternionic"), a character fingerprint (traces at
+fixed seeded group elements), the Casimir eigenvalue, and for SO(3) and
+O(3) the angular momentum l (from the Casimir l(l + 1)) and, for O(3), the
+parity (the action of −I).
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+
+import numpy as np
+import scipy.linalg
+
+from ..errors import SolverError
+from ..groups import Group
+from .canonical import canonical_basis
+
+__all__ = [
+    "IrrepType",
+    "irreps_seen",
+    "registry_clear",
+    "identify",
+    "hom_basis",
+    "cyclic_form",
+    "COMMUTANT_NAMES",
+    "MAX_IRREP_DIM",
+]
+
+COMMUTANT_NAMES = {1: "real", 2: "complex", 4: "quaternionic"}
+
+# Irreducible pieces larger than this would need a dense (d² × d²) solve to be
+# matched to their type (4096 unknowns at 64): refused with a clear error.
+MAX_IRREP_DIM = 64
+# Seeds of the canonical group-algebra element and of the fingerprint elements:
+# fixed, so every process builds the same ones.
+CYCLIC_SEED = 20261204
+FINGERPRINT_SEED = 20261205
+# Words up to this length enter the canonical symmetric element S.
+MAX_WORD_LENGTH = 3
+# Eigenvalues of S closer than this (relative to its largest) are one eigenspace.
+EIGEN_JOIN_RTOL = 1e-8
+# In the cyclic basis, a new vector is kept when its residual after removing
+# the kept ones exceeds this fraction of its norm (generic residuals are O(1)).
+CYCLIC_RTOL = 1e-6
+# Singular values of the Hom constraints below this (relative to the largest,
+# at least 1) span the intertwiners; rounding puts them at ~1e-14.
+HOM_NULL_RTOL = 1e-8
+# The cyclic forms of a piece and of its type agree to rounding (~1e-10); a
+# larger difference means the canonical rule failed, and we refuse to guess.
+CYCLIC_MATCH_ATOL = 1e-6
+# The number of fixed group elements whose traces form the fingerprint.
+FINGERPRINT_SIZE = 8
+
+_LOCK = threading.Lock()
+_REGISTRY: dict[Group, list["IrrepType"]] = {}
+
+
+class IrrepType:
+    """One irreducible type of a group: its canonical matrices π_k and its invariants.
+
+    Types are shared by every rep of the group (per process): the same
+    irreducible met in ``V**2`` and in ``V**3`` is the same object, and
+    equality is identity. ``pi_generators`` and ``pi_algebra`` hold π_k on
+    the group's discrete generators and dπ_k on its Lie algebra generators.
+
+    Attributes:
+        group: the group.
+        dim: d, the dimension of the irreducible.
+        commutant: "real", "complex" or "quaternionic" (End_G of dimension 1, 2, 4).
+        fingerprint: traces of π_k at :data:`FINGERPRINT_SIZE` fixed group elements.
+        casimir: the Casimir eigenvalue Σᵢ dπ(Xᵢ)ᵀdπ(Xᵢ) (orthonormal Xᵢ), 0 for finite groups.
+        l: the angular momentum for SO(3) and O(3) (from casimir = l(l+1)/2), else None.
+        parity: +1 or −1, the action of −I, for O(3); else None.
+        units: (c, d, d) an orthonormal basis of the commutant of π_k, units[0] = I.
+
+    Example:
+        >>> import constrainnet as cn
+        >>> from constrainnet.groups import SO
+        >>> D = (cn.V(SO(3))**2).decompose()
+        >>> [(c.irrep.l, c.dim) for c in D.components]
+        [(0, 1), (1, 3), (2, 5)]
+    """
+
+    __slots__ = (
+        "group", "dim", "commutant", "fingerprint", "casimir", "l", "parity", "units",
+        "pi_generators", "pi_algebra", "serial",
+    )
+
+    def __init__(self, group: Group, pi_generators: np.ndarray, pi_algebra: np.ndarray, units: np.ndarray,
+                 casimir: float, l: int | None, parity: int | None, serial: int) -> None:
+        self.group = group
+        self.dim = int(units.shape[1])
+        self.commutant = COMMUTANT_NAMES[len(units)]
+        self.pi_generators = _read_only(pi_generators)
+        self.pi_algebra = _read_only(pi_algebra)
+        self.units = _read_only(units)
+        self.fingerprint = fingerprint(group, self.pi_generators, self.pi_algebra)
+        self.casimir = float(casimir)
+        self.l = l
+        self.parity = parity
+        self.serial = serial
+
+    @property
+    def sort_key(self) -> tuple:
+        """(dim, commutant dimension, rounded fingerprint): the order of components, independent of the order met."""
+        return (self.dim, len(self.units), tuple(round(float(x), 6) + 0.0 for x in self.fingerprint))
+
+    @property
+    def label(self) -> str:
+        """A short readable name: ``l=2`` (SO(3)), ``l=1,p=-1`` (O(3)), else the dimension and commutant letter."""
+        if self.l is not None:
+            return f"l={self.l}" if self.parity is None else f"l={self.l},p={self.parity:+d}"
+        return f"{self.dim}{self.commutant[0]}#{self.serial}"
+
+    def __repr__(self) -> str:
+        return f"IrrepType({self.group!r}, {self.label}, dim={self.dim}, commutant={self.commutant!r})"
+
+
+def _read_only(a: np.ndarray) -> np.ndarray:
+    a = np.array(a, dtype=np.float64)
+    a.setflags(write=False)
+    return a
+
+
+def irreps_seen(G: Group) -> tuple[IrrepType, ...]:
+    """The irreducible types of ``G`` met so far in this process, ordered by their sort key.
+
+    Example:
+        >>> import constrainnet as cn
+        >>> from constrainnet.groups import SO
+        >>> _ = (cn.V(SO(3))**2).decompose()
+        >>> [t.l for t in irreps_seen(SO(3))][:3]
+        [0, 1, 2]
+    """
+    if not isinstance(G, Group):
+        raise TypeError(f"irreps_seen: expected a Group, got {type(G).__name__}")
+    with _LOCK:
+        return tuple(sorted(_REGISTRY.get(G, []), key=lambda t: t.sort_key))
+
+
+def registry_clear() -> None:
+    """Forget every type (decompositions cached before refer to the old ones: clear them too)."""
+    with _LOCK:
+        _REGISTRY.clear()
+
+
+# -- the cyclic form ---------------------------------------------------------------
+def _words(generators: list[np.ndarray], length: int) -> list[np.ndarray]:
+    out = []
+    for word in itertools.product(range(len(generators)), repeat=length):
+        m = generators[word[0]]
+        for i in word[1:]:
+            m = m @ generators[i]
+        out.append(m)
+    return out
+
+
+def _eigen_clusters(values: np.ndarray, scale: float) -> list[np.ndarray]:
+    breaks = np.flatnonzero(np.diff(values) > EIGEN_JOIN_RTOL * scale)
+    return np.split(np.arange(len(values)), breaks + 1)
+
+
+def cyclic_form(generators: list[np.ndarray], c: int) -> np.ndarray:
+    """The canonical orthonormal basis (d × d) of an irreducible piece given by its generator matrices.
+
+    Args:
+        generators: the piece's matrices π(h) and dπ(A), each (d, d), in a
+            fixed order (the group's discrete generators, then its Lie algebra).
+        c: the dimension of the piece's commutant (1, 2 or 4).
+
+    Returns:
+        An orthogonal (d, d) matrix B such that Bᵀ X B depends only on the
+        isomorphism class of the piece (see the module docstring).
+
+    Raises:
+        SolverError: no eigenspace of dimension c was found, or the cyclic
+            vectors do not span the piece (it is not irreducible).
+
+    Example:
+        >>> import numpy as np
+        >>> J = np.array([[0.0, -1.0], [1.0, 0.0]])
+        >>> B = cyclic_form([J], 2)
+        >>> np.allclose(B.T @ J @ B, J)
+        True
+    """
+    d = generators[0].shape[0] if generators else 1
+    rng = np.random.default_rng(CYCLIC_SEED)
+    s = np.zeros((d, d))
+    magnitude = 0.0  # Σ |coefficient| · |word|: the size of S before cancellations (rounding is relative to it)
+    v0 = None
+    for length in range(1, MAX_WORD_LENGTH + 1):
+        for w in _words(generators, length):
+            coef = rng.standard_normal()
+            s += coef * (w + w.T)
+            magnitude += abs(coef) * float(np.abs(w).max())
+        values, vecs = np.linalg.eigh(s)
+        for cluster in _eigen_clusters(values, max(magnitude, 1e-300)):
+            if len(cluster) == c:
+                v0 = vecs[:, cluster[0]]
+                break
+        if v0 is not None or not generators:
+            break
+    if v0 is None:
+        if d == c:
+            v0 = np.eye(d)[:, 0]
+        else:
+            raise SolverError(f"cyclic form: expected an eigenspace of dimension {c} of the canonical element, got none (d = {d})")
+    basis = [v0 / np.linalg.norm(v0)]
+    at = 0
+    while at < len(basis) and len(basis) < d:
+        for x in generators:
+            cand = x @ basis[at]
+            norm = float(np.linalg.norm(cand))
+            if norm <= CYCLIC_RTOL * max(1.0, float(np.abs(x).max())):
+                continue
+            res = cand
+            for _ in range(2):  # twice is enough (Kahan)
+                res = res - np.stack(basis, axis=1) @ (np.stack(basis) @ res)
+            if np.linalg.norm(res) > CYCLIC_RTOL * norm:
+                basis.append(res / np.linalg.norm(res))
+                if len(basis) == d:
+                    break
+        at += 1
+    if len(basis) != d:
+        raise SolverError(f"cyclic form: expected the cyclic vectors to span the piece of dimension {d}, got {len(basis)}")
+    return np.stack(basis, axis=1)
+
+
+# -- intertwiners between small irreducibles -----------------------------------------
+def hom_basis(pi_a: list[np.ndarray], pi_b: list[np.ndarray]) -> np.ndarray:
+    """An orthonormal (Frobenius) basis of {T : A T = T B for each pair (A, B) of generator matrices}.
+
+    Args:
+        pi_a: the generator matrices of one rep, each (p, p).
+        pi_b: the same generators in another rep, each (q, q).
+
+    Returns:
+        (k, p, q) array, k the dimension of the intertwiner space.
+
+    Example:
+        >>> import numpy as np
+        >>> J = np.array([[0.0, -1.0], [1.0, 0.0]])
+        >>> hom_basis([J], [J]).shape  # span of I and J: a complex-type commutant
+        (2, 2, 2)
+    """
+    p = pi_a[0].shape[0] if pi_a else 1
+    q = pi_b[0].shape[0] if pi_b else 1
+    if not pi_a:
+        return np.eye(p * q).reshape(p * q, p, q)
+    # row-major vec: vec(A T) = (A ⊗ I) vec T, vec(T B) = (I ⊗ Bᵀ) vec T
+    k = np.concatenate([np.kron(a, np.eye(q)) - np.kron(np.eye(p), b.T) for a, b in zip(pi_a, pi_b)])
+    _, s, vt = scipy.linalg.svd(k, full_matrices=True)
+    s_full = np.zeros(p * q)
+    s_full[: len(s)] = s
+    null = s_full <= HOM_NULL_RTOL * max(float(s_full[0]), 1.0)
+    return vt[null].reshape(-1, p, q)
+
+
+def commutant_units(pi: list[np.ndarray], c: int) -> np.ndarray:
+    """An orthonormal basis of the commutant of an irreducible: I, then canonical imaginary units (uᵀ = −u, u² = −I)."""
+    d = pi[0].shape[0] if pi else 1
+    basis = hom_basis(pi, pi)
+    if len(basis) != c:
+        raise SolverError(f"irreducible piece: expected a commutant of dimension {c}, got {len(basis)}")
+    flat = basis.reshape(len(basis), -1)
+    eye = np.eye(d).reshape(-1) / np.sqrt(d)
+    imag = flat - np.outer(flat @ eye, eye)
+    _, s, vt = np.linalg.svd(imag, full_matrices=False)
+    imag = vt[: c - 1].T if c > 1 else np.zeros((d * d, 0))
+    imag, _ = canonical_basis(imag)
+    units = np.concatenate([np.eye(d)[None], (imag.T * np.sqrt(d)).reshape(c - 1, d, d)])
+    return units
+
+
+# -- invariants ------------------------------------------------------------------------
+def fingerprint(G: Group, pi_generators: np.ndarray, pi_algebra: np.ndarray) -> tuple[float, ...]:
+    """Traces of π at :data:`FINGERPRINT_SIZE` fixed elements w · exp(Σ aⱼ dπ(Aⱼ)) (w a seeded word in the generators)."""
+    rng = np.random.default_rng(FINGERPRINT_SEED)
+    d = (pi_generators.shape[1] if len(pi_generators) else pi_algebra.shape[1]) if (len(pi_generators) or len(pi_algebra)) else 1
+    out = []
+    for _ in range(FINGERPRINT_SIZE):
+        m = np.eye(d)
+        if len(pi_generators):
+            for i in rng.integers(0, len(pi_generators), size=7):
+                m = m @ pi_generators[i]
+        if len(pi_algebra):
+            m = m @ scipy.linalg.expm(np.tensordot(rng.standard_normal(len(pi_algebra)), pi_algebra, axes=1))
+        out.append(float(np.trace(m)))
+    return tuple(out)
+
+
+def _angular_momentum(G: Group, casimir: float, parity_sign: float | None) -> tuple[int | None, int | None]:
+    from ..groups import O, SO
+
+    if G not in (SO(3), O(3)):
+        return None, None
+    # SO(3) generators with orthonormal (trace) basis Xᵢ = Lᵢ/√2: Σ dπ(Xᵢ)ᵀdπ(Xᵢ) = l(l+1)/2
+    l = int(round((-1.0 + np.sqrt(1.0 + 8.0 * casimir)) / 2.0))
+    parity = None if parity_sign is None else (1 if parity_sign > 0 else -1)
+    return l, parity
+
+
+# -- identification ----------------------------------------------------------------------
+def identify(G: Group, pi_generators: np.ndarray, pi_algebra: np.ndarray, casimir: float,
+             parity_sign: float | None, c: int) -> tuple[IrrepType, np.ndarray]:
+    """The type of an irreducible piece, and the orthogonal T that rotates the piece onto π_k.
+
+    Args:
+        G: the group.
+        pi_generators: (k, d, d) the piece's π on G's discrete generators.
+        pi_algebra: (m, d, d) the piece's dπ on G's Lie algebra generators.
+        casimir: the piece's Casimir eigenvalue (0 without a Lie algebra).
+        parity_sign: the trace of π(−I) for O(3), else None.
+        c: the dimension of the piece's commutant.
+
+    Returns:
+        ``(type, T)`` with T orthogonal (d, d) and π(x) T = T π_k(x) for every generator x,
+        so the piece's basis times T carries exactly π_k.
+
+    Raises:
+        SolverError: the piece is larger than :data:`MAX_IRREP_DIM`, or its cyclic form
+            disagrees with an isomorphic known type (the canonical rule failed).
+    """
+    d = pi_generators.shape[1] if len(pi_generators) else (pi_algebra.shape[1] if len(pi_algebra) else 1)
+    if d > MAX_IRREP_DIM:
+        raise SolverError(f"decompose: expected irreducible pieces of dimension at most {MAX_IRREP_DIM}, got one of dimension {d}")
+    gens = list(pi_generators) + list(pi_algebra)
+    b = cyclic_form(gens, c)
+    cyc_gens = np.einsum("ji,ajk,kl->ail", b, pi_generators, b) if len(pi_generators) else pi_generators
+    cyc_alg = np.einsum("ji,ajk,kl->ail", b, pi_algebra, b) if len(pi_algebra) else pi_algebra
+    cyc = list(cyc_gens) + list(cyc_alg)
+    with _LOCK:
+        known = _REGISTRY.setdefault(G, [])
+        for t in known:
+            if t.dim != d or len(t.units) != c:
+                continue
+            ref = list(t.pi_generators) + list(t.pi_algebra)
+            h = hom_basis(gens, ref)  # π T = T π_k
+            if len(h) == 0:
+                continue
+            if max((float(np.abs(x - y).max()) for x, y in zip(cyc, ref)), default=0.0) > CYCLIC_MATCH_ATOL:
+                raise SolverError(
+                    f"decompose: a piece isomorphic to {t!r} has another cyclic form (difference above "
+                    f"{CYCLIC_MATCH_ATOL:g}): the canonical realisation is not certified"
+                )
+            # the intertwiner closest to b (which maps π_k to the piece up to rounding), made orthogonal
+            coef = np.einsum("kij,ij->k", h, b)
+            tmat = np.tensordot(coef, h, axes=1)
+            tmat *= np.sqrt(d) / np.linalg.norm(tmat)
+            return t, tmat
+        l, parity = _angular_momentum(G, casimir, parity_sign)
+        units = commutant_units(cyc, c)
+        t = IrrepType(G, cyc_gens, cyc_alg, units, casimir, l, parity, serial=len(known))
+        known.append(t)
+        return t, b

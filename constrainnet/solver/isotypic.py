@@ -1,0 +1,281 @@
+r"""The isotypic decomposition of one leaf rep (no direct sum inside), from its commutant.
+
+Method (Dixon's, on the solver's own commutant):
+
+1. the commutant of the leaf ρ is the equivariant basis of ``leaf >> leaf``
+   (an (n, n) matrix W per basis vector, ρ(g) W = W ρ(g));
+2. :data:`NUM_RANDOM` random elements W₀, W₁, … of it (seeded). The
+   eigenspaces of sym(W₀) = (W₀ + W₀ᵀ)/2 are invariant subspaces; a piece is
+   irreducible when the compressions Pᵀ sym(Wⱼ) P are all scalar (the
+   symmetric part of the commutant of an irreducible is ℝ·I), else it is
+   split again by the eigenspaces of the first non-scalar one;
+3. the commutant of an irreducible piece is a division algebra ℝ, ℂ or ℍ; its
+   dimension c is one plus the rank of the antisymmetric parts of the
+   compressions Pᵀ Wⱼ P;
+4. pieces of one type are found and aligned by the commutant's intertwiners
+   Y = Pᵢᵀ Wⱼ P₁ (non-zero exactly between isomorphic pieces; normalised to
+   be orthogonal), so every copy carries the same matrices; the first piece
+   is rotated onto its type's canonical π_k (:mod:`constrainnet.solver.irreps`);
+5. the copies of a type span Hom_G(π_k, ρ); they are re-chosen canonically:
+   their first columns span a subspace F that depends only on the isotypic
+   component, F gets the canonical basis f₁, f₂, … of
+   :func:`~constrainnet.solver.canonical.canonical_basis`, and the copy
+   through each fᵢ, orthogonalised against the copies kept before (and their
+   images under the commutant units, for complex and quaternionic types), is
+   kept when its residual exceeds :data:`COPY_RTOL`;
+6. the result is certified on the generators: UᵀU = I, Uᵀρ(h)U and Uᵀdρ(A)U
+   equal ⊕ₖ I_{mₖ} ⊗ πₖ to :data:`CERTIFY_ATOL`, else :class:`SolverError`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import RepError, SolverError
+from ..groups import O
+from ..reps import Rep
+from .canonical import canonical_basis
+from .casimir import orthonormal_algebra
+from .irreps import COMMUTANT_NAMES, IrrepType, identify
+
+__all__ = ["LeafDecomposition", "decompose_leaf", "certify", "leaf_operators", "piece_invariants", "DECOMPOSE_MAX_SIZE", "CERTIFY_ATOL"]
+
+# The commutant of a leaf of size n is a rep of size n²: above this leaf size
+# (a commutant of 1M coordinates) the solve takes minutes, so we refuse first.
+DECOMPOSE_MAX_SIZE = 1024
+# Seed of the random commutant elements (the result is canonicalised after).
+DIXON_SEED = 20261206
+# Random commutant elements drawn: one to split, the rest to test irreducibility
+# and to sample the imaginary units of the commutant (at most 3 of them).
+NUM_RANDOM = 4
+# Eigenvalues of a random commutant element closer than this (relative to its
+# norm) are one eigenspace: merging is safe (the piece is split again later).
+SPLIT_RTOL = 1e-9
+# A compression Pᵀ sym(W) P is scalar when it deviates from its mean diagonal by
+# less than this (relative); rounding leaves ~1e-14, a reducible piece O(1).
+SCALAR_RTOL = 1e-8
+# Intertwiners between two pieces (relative to ‖W‖): ~1e-15 between different
+# types, O(1) between copies of one type.
+ISO_RTOL = 1e-7
+# Rank cut-off of the antisymmetric parts of the compressions (relative).
+RANK_RTOL = 1e-8
+# A re-chosen copy is kept when its residual norm (copies have norm 1) exceeds this.
+COPY_RTOL = 1e-6
+# Certification: float64 products of orthogonal matrices are exact to ~1e-13.
+CERTIFY_ATOL = 1e-9
+# ρ(h) is orthogonal and dρ(A) antisymmetric to this (relative) accuracy.
+ORTHOGONAL_ATOL = 1e-9
+
+
+@dataclass(frozen=True)
+class LeafDecomposition:
+    """The decomposition of one leaf.
+
+    Attributes:
+        leaf: the leaf rep.
+        u: (n, n) read-only orthogonal matrix; columns component by component, copy by copy.
+        components: ((type, multiplicity), ...) in column order.
+    """
+
+    leaf: Rep
+    u: np.ndarray
+    components: tuple[tuple[IrrepType, int], ...]
+
+
+def _sym(w: np.ndarray) -> np.ndarray:
+    return 0.5 * (w + w.T)
+
+
+def _check_orthogonal(leaf: Rep, gens: list[np.ndarray], alg: list[np.ndarray]) -> None:
+    n = leaf.size
+    for r in gens:
+        err = float(np.abs(r.T @ r - np.eye(n)).max())
+        if err > ORTHOGONAL_ATOL * max(1.0, float(np.abs(r).max())):
+            raise RepError(
+                f"decompose: expected an orthogonal rep (ρ(h)ᵀρ(h) = I), got {leaf!r} of {leaf.G!r} with "
+                f"‖ρ(h)ᵀρ(h) − I‖ = {err:.3g}: a non-compact group (such as the Lorentz group) has no orthogonal "
+                f"change of basis to its irreducibles"
+            )
+    for a in alg:
+        err = float(np.abs(a + a.T).max())
+        if err > ORTHOGONAL_ATOL * max(1.0, float(np.abs(a).max())):
+            raise RepError(
+                f"decompose: expected an orthogonal rep (dρ(A) antisymmetric), got {leaf!r} of {leaf.G!r} with "
+                f"‖dρ(A) + dρ(A)ᵀ‖ = {err:.3g}: a non-compact group (such as the Lorentz group) has no orthogonal "
+                f"change of basis to its irreducibles"
+            )
+
+
+def _split(pieces: list[np.ndarray], sym_w: list[np.ndarray], scales: list[float]) -> list[np.ndarray]:
+    """Refine invariant subspaces until every compression of the random elements is scalar."""
+    done = []
+    work = list(pieces)
+    while work:
+        p = work.pop(0)
+        k = p.shape[1]
+        for s, scale in zip(sym_w, scales):
+            x = p.T @ s @ p
+            mean = float(np.trace(x)) / k
+            if float(np.abs(x - mean * np.eye(k)).max()) <= SCALAR_RTOL * scale:
+                continue
+            values, vecs = np.linalg.eigh(_sym(x))
+            breaks = np.flatnonzero(np.diff(values) > SPLIT_RTOL * scale)
+            if len(breaks) == 0:
+                continue
+            parts = [p @ vecs[:, c] for c in np.split(np.arange(k), breaks + 1)]
+            work = parts + work
+            break
+        else:
+            done.append(p)
+    return done
+
+
+def _commutant_dim(p: np.ndarray, ws: list[np.ndarray], scales: list[float]) -> int:
+    d = p.shape[1]
+    anti = np.stack([(lambda x: (x - x.T).ravel() / (2 * s))(p.T @ w @ p) for w, s in zip(ws, scales)])
+    sv = np.linalg.svd(anti, compute_uv=False)
+    c = 1 + int(np.sum(sv > RANK_RTOL * max(1.0, float(sv[0]) if len(sv) else 0.0))) if d > 1 else 1
+    if c not in COMMUTANT_NAMES:
+        raise SolverError(f"decompose: expected an irreducible commutant of dimension 1, 2 or 4, got {c} (d = {d})")
+    return c
+
+
+def _align(pieces: list[np.ndarray], ws: list[np.ndarray], scales: list[float]) -> list[list[np.ndarray]]:
+    """Group isomorphic pieces and rotate each onto the first of its class (same matrices)."""
+    classes: list[list[np.ndarray]] = []
+    for p in pieces:
+        d = p.shape[1]
+        for cls in classes:
+            master = cls[0]
+            if master.shape[1] != d:
+                continue
+            ys = [p.T @ w @ master / s for w, s in zip(ws, scales)]
+            norms = [float(np.linalg.norm(y)) for y in ys]
+            j = int(np.argmax(norms))
+            if norms[j] <= ISO_RTOL:
+                continue
+            y = ys[j] * (np.sqrt(d) / norms[j])
+            if float(np.abs(y.T @ y - np.eye(d)).max()) > 1e-6:
+                raise SolverError(f"decompose: an intertwiner between two pieces is not a scaled rotation (d = {d})")
+            cls.append(p @ y)
+            break
+        else:
+            classes.append([p])
+    return classes
+
+
+def _canonical_copies(copies: list[np.ndarray], units: np.ndarray) -> list[np.ndarray]:
+    """Re-choose the m copies of one type canonically (see step 5 of the module docstring)."""
+    m, c, d = len(copies), len(units), units.shape[1]
+    bu = np.stack([b @ u for b in copies for u in units])  # (m c, n, d)
+    phi = bu[:, :, 0].T  # first columns: an orthonormal basis of F
+    qc, _ = canonical_basis(phi)
+    r = phi.T @ qc
+    maps = np.tensordot(r.T, bu, axes=1)  # the copy through each canonical f
+    chosen: list[np.ndarray] = []
+    for t in maps:
+        for _ in range(2):
+            for ch in chosen:
+                for u in units:
+                    v = ch @ u
+                    t = t - (np.sum(t * v) / d) * v
+        norm = float(np.sqrt(np.sum(t * t) / d))
+        if norm > COPY_RTOL:
+            chosen.append(t / norm)
+            if len(chosen) == m:
+                break
+    if len(chosen) != m:
+        raise SolverError(f"decompose: re-chose {len(chosen)} copies of an irreducible, expected {m}")
+    return chosen
+
+
+def leaf_operators(leaf: Rep) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray], np.ndarray | None]:
+    """ρ(h) for the discrete generators, dρ(A) for the Lie algebra generators, dρ of an orthonormal
+    algebra basis (for the Casimir), and ρ(−I) for O(3) (else None), all dense (n, n)."""
+    G = leaf.G
+    gens = [leaf.rho(h) for h in G.discrete_generators]
+    alg = [leaf.drho(a) for a in G.lie_algebra]
+    casimir_ops = [leaf.drho(x) for x in orthonormal_algebra(G)]
+    minus_i = leaf.rho(-np.eye(G.d)) if G == O(3) else None
+    return gens, alg, casimir_ops, minus_i
+
+
+def piece_invariants(p: np.ndarray, ops: tuple) -> tuple[np.ndarray, np.ndarray, float, float | None]:
+    """A piece P (n, d): π on the discrete generators, dπ on the Lie algebra, its Casimir, and tr π(−I) (O(3))."""
+    gens, alg, casimir_ops, minus_i = ops
+    d = p.shape[1]
+    pi_g = np.array([p.T @ r @ p for r in gens]).reshape(len(gens), d, d)
+    pi_a = np.array([p.T @ a @ p for a in alg]).reshape(len(alg), d, d)
+    casimir = sum(float(np.sum((x @ p) ** 2)) for x in casimir_ops) / d
+    parity = float(np.trace(p.T @ minus_i @ p)) if minus_i is not None else None
+    return pi_g, pi_a, casimir, parity
+
+
+def certify(leaf: Rep, u: np.ndarray, comps: list[tuple[IrrepType, int]], gens: list[np.ndarray], alg: list[np.ndarray]) -> None:
+    n = leaf.size
+    worst = float(np.abs(u.T @ u - np.eye(n)).max())
+    for which, mats in (("pi_generators", gens), ("pi_algebra", alg)):
+        for i, r in enumerate(mats):
+            expected = np.zeros((n, n))
+            at = 0
+            for t, m in comps:
+                pi = getattr(t, which)[i]
+                for _ in range(m):
+                    expected[at : at + t.dim, at : at + t.dim] = pi
+                    at += t.dim
+            scale = max(1.0, float(np.abs(r).max()))
+            worst = max(worst, float(np.abs(u.T @ r @ u - expected).max()) / scale)
+    if worst > CERTIFY_ATOL:
+        raise SolverError(
+            f"decompose: cannot certify the decomposition of {leaf!r}: residual of Uᵀρ U against the block form "
+            f"{worst:.3g}, expected ≤ {CERTIFY_ATOL:g}"
+        )
+
+
+def decompose_leaf(leaf: Rep) -> LeafDecomposition:
+    """The certified, canonical isotypic decomposition of a leaf rep.
+
+    Args:
+        leaf: a rep without direct sums, of size at most :data:`DECOMPOSE_MAX_SIZE`,
+            with orthogonal ρ.
+
+    Returns:
+        A :class:`LeafDecomposition`.
+
+    Raises:
+        SolverError: the leaf is too large, or the result cannot be certified.
+        RepError: ρ is not orthogonal (a non-compact group).
+    """
+    n = leaf.size
+    if n > DECOMPOSE_MAX_SIZE:
+        raise SolverError(f"decompose: expected leaves of size at most {DECOMPOSE_MAX_SIZE} (the commutant has n² coordinates), got {leaf!r} of size {n}")
+    G = leaf.G
+    ops = leaf_operators(leaf)
+    gens, alg = ops[0], ops[1]
+    _check_orthogonal(leaf, gens, alg)
+    q = (leaf >> leaf).equivariant_basis()
+    rng = np.random.default_rng(DIXON_SEED)
+    ws = [(q @ rng.standard_normal(q.dim)).reshape(n, n) for _ in range(NUM_RANDOM)]
+    scales = [max(float(np.abs(w).sum(axis=1).max()), 1e-300) for w in ws]
+    pieces = _split([np.eye(n)], [_sym(w) for w in ws], scales)
+    classes = _align(pieces, ws, scales)
+    found: list[tuple[IrrepType, list[np.ndarray]]] = []
+    for cls in classes:
+        p = cls[0]
+        c = _commutant_dim(p, ws, scales)
+        t, tmat = identify(G, *piece_invariants(p, ops), c=c)
+        if any(t is other for other, _ in found):
+            raise SolverError(f"decompose: two classes of pieces of {leaf!r} were identified as one type {t!r}")
+        found.append((t, [b @ tmat for b in cls]))
+    found.sort(key=lambda item: item[0].sort_key)
+    columns = []
+    comps = []
+    for t, copies in found:
+        columns.extend(_canonical_copies(copies, t.units))
+        comps.append((t, len(copies)))
+    u = np.concatenate(columns, axis=1)
+    certify(leaf, u, comps, gens, alg)
+    u.setflags(write=False)
+    return LeafDecomposition(leaf, u, tuple(comps))
