@@ -25,6 +25,12 @@ Integers may be added, multiplied and raised to powers among themselves
 (``V**(1+1)``), bounded by :data:`MAX_INT`; ``+`` and ``>>`` with a rep on
 one side need a rep on the other (Python would also take ``rep + 0``).
 
+Inputs are bounded before work is done: at most :data:`MAX_TEXT_LENGTH`
+characters, :data:`MAX_FACTORS` operands of one ``*`` chain and
+:data:`MAX_NESTING` levels; family sizes by the families' own caps
+(:mod:`constrainnet.groups.limits`) and reps by the tensor order and size
+limits of :mod:`constrainnet.reps.limits`. Every violation is a ParseError.
+
 Example:
     >>> import constrainnet as cn
     >>> from constrainnet.parse import parse_group, parse_rep
@@ -45,17 +51,34 @@ from dataclasses import dataclass
 from typing import Callable, Iterator, Union
 
 from .errors import ConstrainnetError, ParseError
-from .groups import C, D, Group, Lorentz, O, P4M, S, SO, Trivial, Z
-from .reps import PseudoScalar, Rep, Scalar, V
+from .groups import C, D, Group, Lorentz, O, P4M, ProductGroup, S, SO, Trivial, Z
+from .groups.limits import MAX_DIMENSION, MAX_IMAGE_SIZE, MAX_ORTHOGONAL_N
+from .reps import PseudoScalar, Rep, Scalar, V, direct_sum
+from .reps.limits import MAX_TENSOR_ORDER
 
-__all__ = ["parse_group", "parse_rep", "ParseError", "GROUP_FAMILIES", "MAX_INT", "MAX_EXPONENT", "MAX_NESTING"]
+__all__ = [
+    "parse_group",
+    "parse_rep",
+    "ParseError",
+    "GROUP_FAMILIES",
+    "MAX_INT",
+    "MAX_EXPONENT",
+    "MAX_NESTING",
+    "MAX_TEXT_LENGTH",
+    "MAX_FACTORS",
+]
+
+#: C(n) and D(n) act on R² whatever n; n is their order, kept to a size whose
+#: rotations by 2π/n stay far apart on the grid that finite groups are closed on.
+_MAX_PLANAR_ORDER = 10_000
 
 #: The group families ``parse_group`` knows: name -> (constructor, largest n).
-#: The bounds keep a typo from allocating gigabytes: so(n) has n(n-1)/2
-#: generators of n×n, 0.5 GB at n = 100, and P4M(n) acts on n² pixels.
+#: The bounds are the families' own (:mod:`constrainnet.groups.limits`): so(n)
+#: has n(n-1)/2 generators of n×n, and P4M(n) acts on n² pixels.
 GROUP_FAMILIES: dict[str, tuple[Callable[..., Group], int]] = {
-    "SO": (SO, 64), "O": (O, 64), "C": (C, 10_000), "Z": (Z, 10_000), "D": (D, 10_000),
-    "S": (S, 10_000), "P4M": (P4M, 100), "Trivial": (Trivial, 10_000), "Lorentz": (Lorentz, 0),
+    "SO": (SO, MAX_ORTHOGONAL_N), "O": (O, MAX_ORTHOGONAL_N), "C": (C, _MAX_PLANAR_ORDER),
+    "Z": (Z, MAX_DIMENSION), "D": (D, _MAX_PLANAR_ORDER), "S": (S, MAX_DIMENSION),
+    "P4M": (P4M, MAX_IMAGE_SIZE), "Trivial": (Trivial, MAX_DIMENSION), "Lorentz": (Lorentz, 0),
 }  # fmt: skip
 
 _FAMILY_HELP = "SO(n), O(n), C(n), Z(n), D(n), S(n), P4M(n), Trivial(n), Lorentz() and products G1*G2"
@@ -65,12 +88,22 @@ _FAMILY_HELP = "SO(n), O(n), C(n), Z(n), D(n), S(n), P4M(n), Trivial(n), Lorentz
 #: integer powers (``9**9**9``) from running away.
 MAX_INT = 1_000_000
 
-#: Largest tensor power ``rep**n``: V**32 of even a 2-dimensional V has 4·10⁹ entries.
-MAX_EXPONENT = 32
+#: Largest tensor power ``rep**n``: the reps' own bound on the tensor order
+#: (:data:`constrainnet.reps.limits.MAX_TENSOR_ORDER`), which also bounds
+#: ``V*V*…*V`` and Homs. V**32 of even a 2-dimensional V has 4·10⁹ entries.
+MAX_EXPONENT = MAX_TENSOR_ORDER
 _MAX_INT_EXPONENT = 64  # of int ** int; results are bounded by MAX_INT anyway
 
 #: Deepest nesting of parentheses and ``**`` chains: each costs a few frames of Python's 1000.
 MAX_NESTING = 64
+
+#: Longest text accepted, checked before it is tokenized: a group name or rep
+#: expression is a line, and the bound keeps the parse cheap whatever the text.
+MAX_TEXT_LENGTH = 10_000
+
+#: Most operands of one ``*`` chain (group factors or rep factors): a product
+#: is built once from all its factors, so its cost grows linearly with them.
+MAX_FACTORS = 1024
 
 _REP_NAMES = "V, V[i], Scalar, PseudoScalar, an integer or '('"
 
@@ -113,6 +146,9 @@ class _Parser:
     def __init__(self, text: str, what: str) -> None:
         if not isinstance(text, str):
             raise TypeError(f"{what}: expected a str, got {type(text).__name__}")
+        if len(text) > MAX_TEXT_LENGTH:
+            message = f"{what}: expected a text of at most {MAX_TEXT_LENGTH} characters, got {len(text)}"
+            raise ParseError(message, text, MAX_TEXT_LENGTH)
         self.text = text
         self.tokens = _tokenize(text)
         self.i = 0
@@ -209,10 +245,20 @@ def parse_group(text: str) -> Group:
 
 
 def _group_product(p: _Parser) -> Group:
-    group = _group_factor(p)
-    while p.accept("*", "×"):
-        group = group * _group_factor(p)
-    return group
+    # All factors first, then one product: folding G1*G2 pairwise would rebuild
+    # the growing product at every step (cubic in the number of factors).
+    start = p.tok.pos
+    factors = [_group_factor(p)]
+    while (op := p.accept("*", "×")) is not None:
+        if len(factors) == MAX_FACTORS:
+            raise p.fail(f"too many factors in a product: expected at most {MAX_FACTORS}", op.pos)
+        factors.append(_group_factor(p))
+    if len(factors) == 1:
+        return factors[0]
+    try:
+        return ProductGroup(*factors)
+    except ConstrainnetError as exc:
+        raise p.fail(str(exc), start) from exc
 
 
 def _group_factor(p: _Parser) -> Group:
@@ -332,17 +378,30 @@ class _RepGrammar:
         return value
 
     def sum(self) -> _Value:
+        # A chain of reps is summed once at the end (direct sums are associative):
+        # adding one term at a time would copy the growing sum at every '+'.
         value = self.term()
+        terms: list[Rep] = []
+        last = None
         while (op := self.p.accept("+")) is not None:
             right = self.term()
-            if not (isinstance(value, int) and isinstance(right, int)):  # int + int is arithmetic
-                self.need_reps(op, value, right, "direct sum")
-            value = self.apply(op, lambda a=value, b=right: a + b)
-        return value
+            if isinstance(value, int) and isinstance(right, int):  # int + int is arithmetic
+                value = self.apply(op, lambda a=value, b=right: a + b)
+                continue
+            self.need_reps(op, value, right, "direct sum")
+            terms.append(right)
+            last = op
+        if last is None:
+            return value
+        return self.apply(last, lambda: direct_sum(value, *terms))
 
     def term(self) -> _Value:
         value = self.power()
+        count = 1
         while (op := self.p.accept("*")) is not None:
+            count += 1
+            if count > MAX_FACTORS:
+                raise self.p.fail(f"too many factors in a product: expected at most {MAX_FACTORS}", op.pos)
             right = self.power()
             value = self.apply(op, lambda a=value, b=right: operator.mul(a, b))
         return value

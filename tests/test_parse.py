@@ -8,8 +8,10 @@ from hypothesis import strategies as st
 
 import constrainnet as cn
 from constrainnet.errors import ConstrainnetError, ParseError
-from constrainnet.groups import C, D, Lorentz, O, P4M, S, SO, Trivial, Z
-from constrainnet.parse import MAX_INT, parse_group, parse_rep
+from constrainnet.groups import C, D, Lorentz, O, P4M, ProductGroup, S, SO, Trivial, Z
+from constrainnet.parse import MAX_EXPONENT, MAX_FACTORS, MAX_INT, MAX_TEXT_LENGTH, parse_group, parse_rep
+from constrainnet.reps import direct_sum
+from constrainnet.reps.limits import MAX_TENSOR_ORDER
 from constrainnet.testing.strategies import GROUP_ZOO, reps
 
 # -- groups ----------------------------------------------------------------------
@@ -255,3 +257,85 @@ def test_parse_rep_argument_types():
 @pytest.mark.parametrize("text", ["SO(3)*SO(2)", "SO(2)*Trivial(1)"])
 def test_products_of_groups_without_discrete_generators(text):
     assert parse_group(text).d == sum(f.d for f in parse_group(text).factors)
+
+
+# -- bounded work: long products, long texts, large reps ------------------------------------
+def test_long_group_product_is_built_once(monkeypatch):
+    import constrainnet.parse as parse_module
+
+    calls = []
+
+    def counting_product(*factors):
+        calls.append(len(factors))
+        return ProductGroup(*factors)
+
+    monkeypatch.setattr(parse_module, "ProductGroup", counting_product)
+    G = parse_group("*".join(["S(3)"] * 640))
+    assert calls == [640]  # one product of all factors, not 639 growing ones
+    assert len(G.factors) == 640 and G.d == 1920 and G == ProductGroup(*[S(3)] * 640)
+
+
+def test_long_rep_sum_is_built_once(monkeypatch):
+    import constrainnet.parse as parse_module
+
+    calls = []
+
+    def counting_sum(*reps):
+        calls.append(len(reps))
+        return direct_sum(*reps)
+
+    monkeypatch.setattr(parse_module, "direct_sum", counting_sum)
+    G = SO(3)
+    V, P = cn.V(G), cn.PseudoScalar(G)
+    rep = parse_rep("+".join(["V", "PseudoScalar"] * 320), G)
+    assert calls == [640]
+    assert rep == direct_sum(*[V, P] * 320) and rep.size == 1280
+
+
+def test_long_rep_product_parses():
+    G = SO(3)
+    assert parse_rep("*".join(["Scalar"] * 640), G) == cn.Scalar(G)
+    assert parse_rep("*".join(["Scalar"] * 320 + ["V"] * 3 + ["Scalar"] * 317), G) == cn.V(G) ** 3
+
+
+@pytest.mark.parametrize(
+    "parse, text, fragment",
+    [
+        (parse_group, "Z(1)*" * MAX_FACTORS + "Z(1)", f"too many factors in a product: expected at most {MAX_FACTORS}"),
+        (lambda t: parse_rep(t, SO(3)), "Scalar*" * MAX_FACTORS + "V", f"too many factors in a product: expected at most {MAX_FACTORS}"),
+        (parse_group, "Z(1)*" * 2500, f"parse_group: expected a text of at most {MAX_TEXT_LENGTH} characters, got 12500"),
+        (lambda t: parse_rep(t, SO(3)), "V+" * 5000 + "V", f"parse_rep: expected a text of at most {MAX_TEXT_LENGTH} characters, got 10001"),
+    ],
+    ids=["group-factors", "rep-factors", "group-text", "rep-text"],
+)
+def test_too_long_input_is_refused(parse, text, fragment):
+    with pytest.raises(ParseError) as info:
+        parse(text)
+    assert fragment in str(info.value)
+
+
+def test_product_chain_has_the_bound_of_the_power():
+    assert MAX_EXPONENT == MAX_TENSOR_ORDER
+    with pytest.raises(ParseError, match=r"expected an exponent of at most 32, got 40"):
+        parse_rep("V**40", Trivial(1))
+    text = "*".join(["V"] * 40)
+    with pytest.raises(ParseError, match=r"tensor product: expected a tensor order of at most 32, got 33 \(.*at position 63 of"):
+        parse_rep(text, Trivial(1))
+    with pytest.raises(ParseError, match=r"tensor product: expected a rep of size at most 2147483648 .*got size 3486784401"):
+        parse_rep(text, SO(3))
+    with pytest.raises(ParseError, match=r"Hom \(>>\): expected a tensor order of at most 32, got 34"):
+        parse_rep("V**17 >> V**17", Trivial(1))
+
+
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ("S(10000)*S(3)", "ProductGroup of 2 factors: expected a defining dimension d ≤ 10000, got d = 10003"),
+        ("*".join(["C(3)"] * 300), "expected at most 100000000 entries in the generator stacks, got 300 generators of 600×600"),
+    ],
+    ids=["dimension", "dense-generators"],
+)
+def test_group_products_beyond_the_limits(text, fragment):
+    with pytest.raises(ParseError) as info:
+        parse_group(text)
+    assert fragment in str(info.value) and info.value.position == 0

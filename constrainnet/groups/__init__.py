@@ -8,6 +8,7 @@ vision. ``G1 * G2`` is a direct product and :class:`Subgroup` a checked subgroup
 from .base import Group
 from .embeddings import o2_in_o3
 from .families import LORENTZ_METRIC, C, D, Lorentz, O, P4M, S, SO, Trivial, Z
+from .limits import MAX_DIMENSION, MAX_GENERATOR_ENTRIES, MAX_IMAGE_SIZE, MAX_ORTHOGONAL_N
 from .product import ProductGroup
 from .subgroup import Subgroup
 
@@ -26,4 +27,8 @@ __all__ = [
     "Lorentz",
     "LORENTZ_METRIC",
     "o2_in_o3",
+    "MAX_DIMENSION",
+    "MAX_ORTHOGONAL_N",
+    "MAX_IMAGE_SIZE",
+    "MAX_GENERATOR_ENTRIES",
 ]

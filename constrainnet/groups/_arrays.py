@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import GroupError
+from .limits import check_dimension
 
 # Generators are compared for digests after rounding to this many decimals, so
 # that the last bit of a cos/sin (which may differ between libm builds) never
@@ -18,6 +19,55 @@ DIGEST_DECIMALS = 12
 # below this fraction of its largest: beyond ~1e12 the float64 inverse has no
 # correct digits left.
 INVERTIBLE_RTOL = 1e-12
+
+
+def as_real_array(
+    value: Any, what: str, error: type[Exception] = GroupError, expected: str = "a real numeric array"
+) -> np.ndarray:
+    """``value`` as a float64 array, refusing complex and non-finite entries.
+
+    Groups are real matrix groups: casting a complex matrix to float64 would
+    drop its imaginary part and silently give another group (or another
+    element). An array of complex dtype is accepted only when every imaginary
+    part is exactly zero, and then its real part is used.
+
+    Args:
+        value: anything ``numpy.asarray`` takes.
+        what: the argument name for error messages.
+        error: the exception class to raise (a ConstrainnetError subclass).
+        expected: what a valid value is, for the message of a non-numeric one.
+
+    Returns:
+        A float64 array (not a copy when ``value`` already is one).
+
+    Raises:
+        error: a non-numeric or ragged value, a complex value with a non-zero
+            imaginary part, or a NaN or infinite entry.
+
+    Example:
+        >>> as_real_array(np.array([[1.0 + 0j, 0j]]), "g")
+        array([[1., 0.]])
+        >>> as_real_array([[1j]], "g")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        constrainnet.errors.GroupError: g: expected real float matrices, got complex dtype complex128 ...
+    """
+    try:
+        arr = np.asarray(value)
+        if arr.dtype.kind != "c":
+            arr = np.asarray(arr, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise error(f"{what}: expected {expected}, got a ragged or non-numeric {type(value).__name__}") from exc
+    if arr.dtype.kind == "c":
+        if np.any(arr.imag != 0):
+            raise error(
+                f"{what}: expected real float matrices, got complex dtype {arr.dtype} with non-zero "
+                "imaginary parts (complex groups are not supported)"
+            )
+        arr = np.asarray(arr.real, dtype=np.float64)
+    if not np.isfinite(arr).all():
+        raise error(f"{what}: expected finite entries, got NaN or inf")
+    return arr
 
 
 def as_generator_stack(value: Any, what: str, d: int | None) -> np.ndarray:
@@ -32,18 +82,19 @@ def as_generator_stack(value: Any, what: str, d: int | None) -> np.ndarray:
         A read-only float64 array of shape (k, d, d) (k may be 0).
 
     Raises:
-        GroupError: on a wrong shape, a non-square or mismatched matrix, or a
-            non-finite entry.
+        GroupError: on a wrong shape, a non-square or mismatched matrix, a
+            non-finite entry or a complex one (see :func:`as_real_array`), or
+            matrices larger than ``MAX_DIMENSION`` (checked first for arrays).
     """
     if value is None:
         if d is None:
             raise GroupError(f"{what}: expected a (k, d, d) array, got None and no dimension d")
         out = np.zeros((0, d, d))
     else:
-        try:
-            out = np.array(value, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise GroupError(f"{what}: expected a numeric (k, d, d) array, got {type(value).__name__}") from exc
+        shape = getattr(value, "shape", ())
+        if len(shape) >= 2:  # an array: its size is known before it is converted or copied
+            check_dimension(shape[-1], what)
+        out = as_real_array(value, what, expected="a numeric (k, d, d) array")
         if out.ndim == 2:
             out = out[None]
         if out.size == 0 and out.ndim != 3:
@@ -59,8 +110,6 @@ def as_generator_stack(value: Any, what: str, d: int | None) -> np.ndarray:
                 f"{what}: expected matrices of size ({d}, {d}) to match the other generators, "
                 f"got ({out.shape[1]}, {out.shape[2]})"
             )
-        if not np.all(np.isfinite(out)):
-            raise GroupError(f"{what}: expected finite entries, got NaN or inf")
     out = out + 0.0  # turns -0.0 into 0.0 and makes a fresh copy
     out.setflags(write=False)
     return out

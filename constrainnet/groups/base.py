@@ -10,12 +10,14 @@ import scipy.linalg
 from ..errors import GroupError
 from ._arrays import (
     as_generator_stack,
+    as_real_array,
     as_rng,
     check_invertible,
     digest_arrays,
     permutation_matrices,
     permutations_of,
 )
+from .limits import check_dimension
 
 __all__ = ["Group", "DEFAULT_MAX_ORDER"]
 
@@ -51,11 +53,16 @@ class Group:
         discrete_generators: (k, d, d) array of invertible matrices (k may be 0).
         lie_algebra: (m, d, d) array, a basis of the Lie algebra (m may be 0).
         name: the name used by ``repr``; defaults to a description by sizes.
-        d: the dimension, needed only when both stacks are empty.
+        d: the dimension, needed only when both stacks are empty; an int with
+            1 ≤ d ≤ :data:`~constrainnet.groups.limits.MAX_DIMENSION`.
+
+    Generators must be real: an array of complex dtype is accepted only when
+    every imaginary part is exactly zero (complex groups are not supported).
 
     Raises:
-        GroupError: non-square, mismatched, non-finite or non-invertible
-            generators.
+        GroupError: non-square, mismatched, non-finite, complex or
+            non-invertible generators, or a dimension d below 1 or above
+            ``MAX_DIMENSION`` (checked before any work).
 
     Example:
         >>> import numpy as np
@@ -74,13 +81,14 @@ class Group:
         *,
         d: int | None = None,
     ) -> None:
-        d0 = d
+        d0 = None if d is None else check_dimension(d, "Group(d)")
         for what, value in (("discrete_generators", discrete_generators), ("lie_algebra", lie_algebra)):
             if d0 is None and value is not None:
                 stack = as_generator_stack(value, what, None) if np.size(_as_float(value, what)) else None
                 d0 = stack.shape[1] if stack is not None else None
         if d0 is None:
             raise GroupError("Group: expected non-empty generators or a dimension d, got neither")
+        check_dimension(d0, "Group")
         gens = as_generator_stack(discrete_generators, "discrete_generators", d0)
         lie = as_generator_stack(lie_algebra, "lie_algebra", d0)
         check_invertible(gens, "discrete_generators")
@@ -254,8 +262,12 @@ class Group:
         group the test is necessary, not sufficient: ``g`` must normalise the
         Lie algebra (g A g⁻¹ lies in its span). The named families
         (SO, O, Lorentz, products) override this with exact tests.
+
+        Raises:
+            GroupError: ``g`` is complex (with a non-zero imaginary part),
+                non-numeric or has a NaN or infinite entry.
         """
-        g = np.asarray(g, dtype=np.float64)
+        g = as_element(g, "contains")
         if g.shape != (self._d, self._d):
             return False
         if self.is_finite:
@@ -273,8 +285,12 @@ class Group:
         return all(self.lie_contains(g @ a @ ginv, atol) for a in self._lie)
 
     def lie_contains(self, a: Any, atol: float = MEMBERSHIP_ATOL) -> bool:
-        """Whether the (d, d) matrix ``a`` lies in the span of the Lie algebra."""
-        a = np.asarray(a, dtype=np.float64)
+        """Whether the (d, d) matrix ``a`` lies in the span of the Lie algebra.
+
+        Raises:
+            GroupError: ``a`` is complex, non-numeric or not finite.
+        """
+        a = as_element(a, "lie_contains")
         if a.shape != (self._d, self._d):
             return False
         if len(self._lie) == 0:
@@ -389,10 +405,17 @@ class Group:
 
 
 def _as_float(value: Any, what: str) -> np.ndarray:
-    try:
-        return np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise GroupError(f"{what}: expected a numeric (k, d, d) array, got a ragged or non-numeric {type(value).__name__}") from exc
+    return as_real_array(value, what, expected="a numeric (k, d, d) array")
+
+
+def as_element(g: Any, what: str) -> np.ndarray:
+    """A group element (or Lie algebra element) given by a user, as a real finite float64 array.
+
+    Raises:
+        GroupError: a complex (non-zero imaginary part), non-numeric or
+            non-finite value (see :func:`~constrainnet.groups._arrays.as_real_array`).
+    """
+    return as_real_array(g, f"{what}: group element", expected="a (d, d) matrix")
 
 
 def _element_key(g: np.ndarray) -> bytes:

@@ -11,7 +11,8 @@ import scipy.linalg
 
 from ..errors import GroupError
 from ._arrays import as_generator_stack
-from .base import DEFAULT_MAX_ORDER, MEMBERSHIP_ATOL, Group
+from .base import DEFAULT_MAX_ORDER, MEMBERSHIP_ATOL, Group, as_element
+from .limits import MAX_GENERATOR_ENTRIES, check_dimension
 
 __all__ = ["ProductGroup"]
 
@@ -29,6 +30,13 @@ class ProductGroup(Group):
     Args:
         *factors: two or more groups; products among them are flattened.
 
+    Raises:
+        GroupError: fewer than two factors, a defining dimension (the sum of
+            the factors') above :data:`~constrainnet.groups.limits.MAX_DIMENSION`,
+            or dense generators of more than
+            :data:`~constrainnet.groups.limits.MAX_GENERATOR_ENTRIES` entries
+            (both checked before anything is built).
+
     Example:
         >>> from constrainnet.groups import SO, S
         >>> P = SO(3) * S(4)
@@ -44,9 +52,17 @@ class ProductGroup(Group):
             flat.extend(f.factors if isinstance(f, ProductGroup) else (f,))
         if len(flat) < 2:
             raise GroupError(f"ProductGroup: expected at least two factors, got {len(flat)}")
+        what = f"ProductGroup of {len(flat)} factors"
+        d = check_dimension(sum(f.d for f in flat), what)
+        permutation = all(f.permutations is not None or f.num_discrete_generators == 0 for f in flat)
+        dense = sum(len(f.lie_algebra) + (0 if permutation else f.num_discrete_generators) for f in flat)
+        if dense * d * d > MAX_GENERATOR_ENTRIES:  # before any d×d block is built
+            raise GroupError(
+                f"{what}: expected at most {MAX_GENERATOR_ENTRIES} entries in the generator stacks, "
+                f"got {dense} generators of {d}×{d} = {dense * d * d}"
+            )
         self._factors = tuple(flat)
         self._offsets = tuple(int(x) for x in np.cumsum([0] + [f.d for f in flat]))
-        d = self._offsets[-1]
         name = "*".join(_wrap(f.name) for f in flat)
         lie = []
         for f, off in zip(flat, self._offsets):
@@ -55,7 +71,7 @@ class ProductGroup(Group):
                 block[off : off + f.d, off : off + f.d] = a
                 lie.append(block)
         lie_stack = as_generator_stack(np.array(lie).reshape(-1, d, d), "lie_algebra", d)
-        if all(f.permutations is not None or f.num_discrete_generators == 0 for f in flat):
+        if permutation:
             perms = []
             for f, off in zip(flat, self._offsets):
                 for p in f.permutations if f.permutations is not None else ():
@@ -105,7 +121,7 @@ class ProductGroup(Group):
         return scipy.linalg.block_diag(*(f._sample_one(rng) for f in self._factors))
 
     def contains(self, g: Any, atol: float = MEMBERSHIP_ATOL) -> bool:
-        g = np.asarray(g, dtype=np.float64)
+        g = as_element(g, "contains")
         if g.shape != (self.d, self.d):
             return False
         off_block = g.copy()

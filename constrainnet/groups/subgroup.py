@@ -27,7 +27,8 @@ class Subgroup(Group):
         name: the name shown by ``repr``.
 
     Raises:
-        GroupError: a generator that is not in the parent, or of the wrong size.
+        GroupError: a generator that is not in the parent, of the wrong size,
+            complex or not finite.
 
     Example:
         >>> import numpy as np

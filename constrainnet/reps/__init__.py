@@ -3,6 +3,7 @@
 from .atoms import PseudoScalar, PseudoScalarRep, Scalar, ScalarRep, T, V, Vector
 from .base import Rep
 from .composite import DualRep, HomRep, SumRep, TensorRep, direct_sum, dual, hom, repeat, tensor
+from .limits import MAX_REP_SIZE, MAX_TENSOR_ORDER
 
 __all__ = [
     "Rep",
@@ -22,4 +23,6 @@ __all__ = [
     "tensor",
     "hom",
     "dual",
+    "MAX_TENSOR_ORDER",
+    "MAX_REP_SIZE",
 ]

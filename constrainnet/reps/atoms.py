@@ -133,6 +133,10 @@ class ScalarRep(Rep):
     def size(self) -> int:
         return 1
 
+    @property
+    def tensor_order(self) -> int:
+        return 0
+
     def _rho(self, g: np.ndarray) -> np.ndarray:
         return np.ones((1, 1))
 

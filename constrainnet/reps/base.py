@@ -9,7 +9,8 @@ import scipy.sparse
 
 from ..errors import RepError, RepMismatchError
 from ..groups import Group, Subgroup
-from ..groups._arrays import digest_arrays
+from ..groups._arrays import as_real_array, digest_arrays
+from .limits import MAX_TENSOR_ORDER, check_rep_limits
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..solver.basis import Basis, Projector
@@ -52,6 +53,16 @@ class Rep:
     def size(self) -> int:
         """The dimension of the representation space."""
         raise NotImplementedError  # pragma: no cover - abstract
+
+    @property
+    def tensor_order(self) -> int:
+        """The number of tensor factors (axes) of the rep: 0 for scalars, 1 for atoms.
+
+        A product adds its factors' orders, a Hom those of its input and
+        output, and a sum takes the largest of its components (1 at least).
+        Bounded by :data:`~constrainnet.reps.limits.MAX_TENSOR_ORDER`.
+        """
+        return 1
 
     def _rho(self, g: np.ndarray) -> np.ndarray:
         raise NotImplementedError  # pragma: no cover - abstract
@@ -96,7 +107,9 @@ class Rep:
             g: a (d, d) element of ``G`` in its defining rep.
 
         Raises:
-            RepError: if g is not a (d, d) array.
+            RepError: if g is not a (d, d) array, is complex (an array of
+                complex dtype is taken only when its imaginary part is exactly
+                zero) or has a NaN or infinite entry.
         """
         return self._rho(self._check_element(g, "rho"))
 
@@ -129,13 +142,20 @@ class Rep:
         return self._drho_apply(self._check_element(a, "drho_apply"), self._check_vector(x))
 
     def _check_element(self, g: Any, what: str) -> np.ndarray:
-        g = np.asarray(g, dtype=np.float64)
+        # Real and finite (a complex g would lose its imaginary part in a cast,
+        # a NaN would come back as a NaN matrix): d² checks, cheap next to ρ(g).
+        g = as_real_array(g, what, RepError, expected="a (d, d) element of the group")
         d = self.G.d
         if g.shape != (d, d):
             raise RepError(f"{what}: expected a ({d}, {d}) element of {self.G!r}, got shape {g.shape}")
         return g
 
     def _check_vector(self, x: Any) -> np.ndarray:
+        x = np.asarray(x)
+        if x.dtype.kind == "c":
+            if np.any(x.imag != 0):
+                raise RepError(f"expected a real array, got complex dtype {x.dtype} with non-zero imaginary parts")
+            x = x.real
         x = np.asarray(x, dtype=np.float64)
         if x.ndim == 0 or x.shape[-1] != self.size:
             raise RepMismatchError(f"expected an array whose last axis has size {self.size}, got shape {x.shape}")
@@ -182,8 +202,10 @@ class Rep:
 
         if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 0:
             raise RepError(f"tensor power: expected a non-negative int, got {n!r}")
-        if n == 0:
+        if n == 0 or self.tensor_order == 0:
             return Scalar(self.G)
+        if n > MAX_TENSOR_ORDER:  # before the list of n factors is built
+            check_rep_limits(int(n) * self.tensor_order, 0, "tensor power")
         return tensor(*([self] * int(n)))
 
     def __rshift__(self, other: object) -> "Rep":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 from typing import Sequence
 
 import numpy as np
@@ -13,6 +14,7 @@ from ..errors import RepError, RepMismatchError
 from ..groups import Group
 from .atoms import ScalarRep
 from .base import Rep
+from .limits import check_rep_limits
 
 __all__ = ["SumRep", "TensorRep", "HomRep", "DualRep", "direct_sum", "repeat", "tensor", "hom", "dual"]
 
@@ -50,8 +52,10 @@ class SumRep(Rep):
             else:
                 merged.append((rep, mult))
         G = _common_group([r for r, _ in merged], "direct sum")
+        order = max([1] + [r.tensor_order for r, _ in merged])
+        check_rep_limits(order, sum(r.size * int(m) for r, m in merged), "direct sum")
         offsets = np.cumsum([0] + [r.size * m for r, m in merged])
-        self._set(_components=tuple(merged), _G=G, _offsets=tuple(int(o) for o in offsets))
+        self._set(_components=tuple(merged), _G=G, _offsets=tuple(int(o) for o in offsets), _order=order)
 
     @property
     def components(self) -> tuple[tuple[Rep, int], ...]:
@@ -70,6 +74,10 @@ class SumRep(Rep):
     @property
     def size(self) -> int:
         return self._offsets[-1]
+
+    @property
+    def tensor_order(self) -> int:
+        return self._order
 
     def _rho(self, g: np.ndarray) -> np.ndarray:
         return scipy.linalg.block_diag(*(r._rho(g) for r, m in self._components for _ in range(m)))
@@ -131,7 +139,18 @@ class _KronRep(Rep):
 
     @property
     def size(self) -> int:
-        return int(np.prod([f.size for f in self.tensor_factors]))
+        return self._size
+
+    @property
+    def tensor_order(self) -> int:
+        return self._order
+
+    def _checked(self, factors: Sequence[Rep], what: str) -> dict:
+        """The order and size of a product of ``factors``, checked against the limits before it is built."""
+        order = sum(f.tensor_order for f in factors)
+        size = math.prod(f.size for f in factors)  # exact Python ints: np.prod would wrap around
+        check_rep_limits(order, size, what)
+        return {"_order": order, "_size": size}
 
     def _rho(self, g: np.ndarray) -> np.ndarray:
         return functools.reduce(np.kron, [f._rho(g) for f in self.tensor_factors])
@@ -190,7 +209,7 @@ class TensorRep(_KronRep):
 
     def __init__(self, factors: Sequence[Rep]) -> None:
         G = _common_group(list(factors), "tensor product")
-        self._set(_factors=tuple(factors), _G=G)
+        self._set(_factors=tuple(factors), _G=G, **self._checked(factors, "tensor product"))
 
     @property
     def factors(self) -> tuple[Rep, ...]:
@@ -235,7 +254,8 @@ class HomRep(_KronRep):
 
     def __init__(self, rep_in: Rep, rep_out: Rep) -> None:
         G = _common_group([rep_in, rep_out], "Hom (>>)")
-        self._set(_rep_in=rep_in, _rep_out=rep_out, _G=G, _factors=(rep_out, dual(rep_in)))
+        limits = self._checked((rep_out, rep_in), "Hom (>>)")
+        self._set(_rep_in=rep_in, _rep_out=rep_out, _G=G, _factors=(rep_out, dual(rep_in)), **limits)
 
     @property
     def rep_in(self) -> Rep:
@@ -282,6 +302,10 @@ class DualRep(Rep):
     def size(self) -> int:
         return self._rep.size
 
+    @property
+    def tensor_order(self) -> int:
+        return self._rep.tensor_order
+
     def _rho(self, g: np.ndarray) -> np.ndarray:
         return np.linalg.inv(self._rep._rho(g)).T
 
@@ -318,7 +342,12 @@ def _components_of(rep: Rep) -> tuple[tuple[Rep, int], ...]:
 
 
 def direct_sum(*reps: Rep) -> Rep:
-    """The direct sum of reps (flattened; one component of multiplicity 1 is returned as is)."""
+    """The direct sum of reps (flattened; one component of multiplicity 1 is returned as is).
+
+    Raises:
+        RepMismatchError: reps of different groups.
+        RepError: a sum larger than :data:`~constrainnet.reps.limits.MAX_REP_SIZE`.
+    """
     comps = [c for r in reps for c in _components_of(r)]
     _common_group([r for r, _ in comps], "direct sum")
     out = SumRep(comps)
@@ -331,12 +360,15 @@ def repeat(rep: Rep, n: int) -> Rep:
     """``n`` copies of ``rep`` (``n * rep``), one after the other: ``2*(a + b)`` is ``a + b + a + b``.
 
     Raises:
-        RepError: if n is not a positive int.
+        RepError: if n is not a positive int, or the result would be larger
+            than :data:`~constrainnet.reps.limits.MAX_REP_SIZE` (checked
+            before the copies are listed).
     """
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
         raise RepError(f"multiplicity: expected a positive int, got {n!r}")
     if n == 1:
         return rep
+    check_rep_limits(rep.tensor_order, rep.size * int(n), "multiplicity")  # before n copies are listed
     comps = _components_of(rep)
     if len(comps) == 1:
         return SumRep([(comps[0][0], comps[0][1] * int(n))])
@@ -354,7 +386,16 @@ def _flat_factors(rep: Rep) -> list[Rep]:
 
 
 def tensor(*reps: Rep) -> Rep:
-    """The tensor product of reps (flattened; scalar factors dropped)."""
+    """The tensor product of reps (flattened; scalar factors dropped).
+
+    However the product is written (``V**n``, ``V*V*…*V``, Homs and sums as
+    factors), the result is bounded by the same limits.
+
+    Raises:
+        RepMismatchError: reps of different groups.
+        RepError: a tensor order above :data:`~constrainnet.reps.limits.MAX_TENSOR_ORDER`
+            or a size above :data:`~constrainnet.reps.limits.MAX_REP_SIZE`.
+    """
     G = _common_group(list(reps), "tensor product")
     flat = [f for r in reps for f in _flat_factors(r)]
     if not flat:
@@ -365,7 +406,12 @@ def tensor(*reps: Rep) -> Rep:
 
 
 def hom(rep_in: Rep, rep_out: Rep) -> Rep:
-    """The rep ``rep_in >> rep_out`` of linear maps (see :class:`HomRep`)."""
+    """The rep ``rep_in >> rep_out`` of linear maps (see :class:`HomRep`).
+
+    Raises:
+        RepMismatchError: reps of different groups.
+        RepError: beyond the tensor order or size limits of :mod:`constrainnet.reps.limits`.
+    """
     _common_group([rep_in, rep_out], "Hom (>>)")
     return HomRep(rep_in, rep_out)
 
