@@ -103,7 +103,8 @@ def _probe(size: int) -> np.ndarray:
 
 
 def _orbit_pair(i: int, j: int, shape: tuple[int, int], labels: np.ndarray, values: np.ndarray, kept: np.ndarray, image: bool) -> SparsePair:
-    rank = np.full(int(labels.max()) + 1 if labels.size else 0, -1, dtype=np.int64)
+    assert kept.size and kept.min() >= 0, "a pair keeps at least one orbit"
+    rank = np.full(int(labels.max()) + 1, -1, dtype=np.int64)
     rank[kept] = np.arange(len(kept))
     ranked = np.where(labels >= 0, rank[np.maximum(labels, 0)], -1)
     inside = ranked >= 0
@@ -195,6 +196,9 @@ class SparsePlan:
         elif self.window is not None and image:
             n = inp.rep.G.image_size
             kept = np.unique(labels[window_displacements(n, check_window(n, self.window)).ravel()])
+            kept = kept[kept >= 0]
+        if kept.size == 0:  # no equivariant map between the two (e.g. V >> PseudoScalar of P4M), or none kept
+            return None
         return _orbit_pair(i, j, shape, labels, values, kept, image)
 
     @property
