@@ -12,7 +12,8 @@ from ..groups import ProductGroup
 from ..reps import Rep, Scalar, ScalarRep, tensor
 from ..solver.product import factor_split
 from .assembly import CachedAssembly, WeightAssembly, WeightPart, affine, stacked_layout
-from .linear import Linear, check_input
+from .checks import check_input, check_like, factory_kwargs
+from .linear import Linear
 from .plan import components
 
 __all__ = ["BiLinear", "CopyGroups", "PAIRINGS", "bilinear_mid_rep", "MID_ATOM_MAX_SIZE", "MID_COPIES", "MID_PRODUCT_MAX_SIZE"]
@@ -264,6 +265,10 @@ class BiLinear(CachedAssembly):
         self, rep_in: Rep, rep_out: Rep, rep_mid: Rep | None = None, device: Any = None, dtype: Any = None, pairing: str = "copywise"
     ) -> None:
         super().__init__()
+        for name, rep in (("rep_in", rep_in), ("rep_out", rep_out)):
+            if not isinstance(rep, Rep):
+                raise TypeError(f"BiLinear: expected {name} to be a Rep, got {type(rep).__name__}")
+        device, dtype = factory_kwargs(device, dtype, "BiLinear").values()
         if rep_in.G != rep_out.G:
             raise RepMismatchError(f"BiLinear: expected reps of one group, got {rep_in.G!r} and {rep_out.G!r}")
         rep_mid = bilinear_mid_rep(rep_in) if rep_mid is None else rep_mid
@@ -301,6 +306,7 @@ class BiLinear(CachedAssembly):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x, self.rep_in, "BiLinear")
+        check_like(x, self.out.coefficients, "BiLinear")
         factors, bias, out = self._weights()
         u, v = affine(x, factors, bias).split(self.rep_mid.size, dim=-1)
         return affine(self.groups.products(u, v), out)

@@ -14,7 +14,8 @@ from ..reps import Rep
 from .assembly import CachedAssembly, WeightAssembly, WeightPart, stacked_layout
 from .fused import FusedBlock
 from .bilinear import BiLinear
-from .linear import Linear, check_input
+from .checks import check_input, check_like, factory_kwargs
+from .linear import Linear
 from .nonlinear import GatedNonlinearity, gated
 from .uniform import uniform_rep
 
@@ -71,11 +72,12 @@ class EMLPBlock(CachedAssembly):
 
     def __init__(self, rep_in: Rep, rep_out: Rep, device: Any = None, dtype: Any = None) -> None:
         super().__init__()
+        device, dtype = factory_kwargs(device, dtype, "EMLPBlock").values()
         self.rep_in, self.rep_out = rep_in, rep_out
         wide = gated(rep_out)
         self.linear = Linear(rep_in, wide, device=device, dtype=dtype)
         self.bilinear = BiLinear(rep_in, wide, device=device, dtype=dtype)
-        self.nonlinearity = GatedNonlinearity(rep_out)
+        self.nonlinearity = GatedNonlinearity(rep_out, device=device, dtype=dtype)
         self._own_parameters()
         # [L; W_1; W_2] (transposed) and the bilinear's W_out (transposed, its
         # rows in the order of the products) from one assembly, flattened one
@@ -84,7 +86,7 @@ class EMLPBlock(CachedAssembly):
         mid = self.bilinear.rep_mid.size
         self._split = [wide.size, mid, mid]
         layout, bases, _ = stacked_layout([self.linear, left, right])
-        factory = {"device": device, "dtype": self.linear.coefficients.dtype}
+        factory = {"device": device, "dtype": dtype}
         # rows of W_1, W_2 in the bilinear's copy-major order (its factor_order)
         rows = np.concatenate([np.arange(wide.size), wide.size + self.bilinear.factor_order])
         stacked = WeightPart((wide.size + 2 * mid, rep_in.size), layout, bases, transposed=True, row_order=rows)
@@ -156,6 +158,7 @@ class EMLPBlock(CachedAssembly):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x, self.rep_in, "EMLPBlock")
+        check_like(x, self.coefficients, "EMLPBlock")
         weights, bias = self._weights()
         y = FusedBlock.apply(self, x.reshape(-1, x.shape[-1]), weights, bias)
         return y.view(*x.shape[:-1], y.shape[-1])
@@ -215,7 +218,12 @@ class EMLP(nn.Module):
         ch: hidden channels: an int (each hidden rep is ``uniform_rep(ch, group)``),
             a Rep, or a list of ints/Reps, one per layer.
         num_layers: number of hidden EMLPBlocks.
-        device, dtype: of the parameters.
+        device, dtype: of every parameter and buffer.
+
+    Raises:
+        RepMismatchError: reps of another group, or an input of the wrong width.
+        DtypeError, DeviceError: a bad ``dtype``/``device``, or an input of another
+            dtype or device than the model's (see :class:`Linear`).
 
     Shape:
         - Input: (*, rep_in.size)
@@ -242,11 +250,12 @@ class EMLP(nn.Module):
     ) -> None:
         super().__init__()
         _check_reps(rep_in, rep_out, group, "EMLP")
+        factory = factory_kwargs(device, dtype, "EMLP")
         self.rep_in, self.rep_out, self.group = rep_in, rep_out, group
         reps = [rep_in] + hidden_reps(group, ch, num_layers)
         self.hidden = tuple(reps[1:])
-        blocks: list[nn.Module] = [EMLPBlock(a, b, device=device, dtype=dtype) for a, b in zip(reps, reps[1:])]
-        blocks.append(Linear(reps[-1], rep_out, device=device, dtype=dtype))
+        blocks: list[nn.Module] = [EMLPBlock(a, b, **factory) for a, b in zip(reps, reps[1:])]
+        blocks.append(Linear(reps[-1], rep_out, **factory))
         self.layers = nn.Sequential(*blocks)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -283,6 +292,7 @@ class MLP(nn.Module):
     ) -> None:
         super().__init__()
         _check_reps(rep_in, rep_out, group, "MLP")
+        factory = factory_kwargs(device, dtype, "MLP")
         self.rep_in, self.rep_out, self.group = rep_in, rep_out, group
         widths = [r.size for r in hidden_reps(group, ch, num_layers)] if not isinstance(ch, int) else [ch] * num_layers
         if any(w < 1 for w in widths):
@@ -290,12 +300,13 @@ class MLP(nn.Module):
         sizes = [rep_in.size] + widths
         layers: list[nn.Module] = []
         for a, b in zip(sizes, sizes[1:]):
-            layers += [nn.Linear(a, b, device=device, dtype=dtype), nn.SiLU()]
-        layers.append(nn.Linear(sizes[-1], rep_out.size, device=device, dtype=dtype))
+            layers += [nn.Linear(a, b, **factory), nn.SiLU()]
+        layers.append(nn.Linear(sizes[-1], rep_out.size, **factory))
         self.layers = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x, self.rep_in, "MLP")
+        check_like(x, self.layers[0].weight, "MLP")
         return self.layers(x)
 
 

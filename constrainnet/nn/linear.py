@@ -12,6 +12,7 @@ from torch import nn
 from ..errors import RepMismatchError
 from ..reps import Rep
 from .assembly import BlockLayout, Float64Buffers, WeightAssembly, WeightPart, affine
+from .checks import check_input, check_like, factory_kwargs
 from .fused import AssembledAffine
 from .plan import BASIS_FORMAT_VERSION, LinearPlan
 
@@ -20,15 +21,6 @@ __all__ = ["Linear", "check_input"]
 # Relative tolerance when comparing a saved basis signature with the rebuilt
 # one: bases are canonical to ~1e-12, a different basis differs at O(1).
 _SIGNATURE_RTOL = 1e-6
-
-
-def check_input(x: torch.Tensor, rep: Rep, what: str) -> None:
-    """Raise :class:`RepMismatchError` unless the last dimension of ``x`` is ``rep.size``."""
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{what}: expected a torch.Tensor, got {type(x).__name__}")
-    if x.ndim == 0 or x.shape[-1] != rep.size:
-        got = x.shape[-1] if x.ndim else "a scalar"
-        raise RepMismatchError(f"{what}: expected input width {rep.size} (rep_in = {rep!r}), got {got} (shape {tuple(x.shape)})")
 
 
 class Linear(Float64Buffers):
@@ -86,6 +78,9 @@ class Linear(Float64Buffers):
     Raises:
         RepMismatchError: reps of different groups, or an input of the wrong width.
         TypeError, ValueError: a support of the wrong type, or one that cuts an orbit.
+        DtypeError: a non-floating ``dtype``, or an input of another dtype than the
+            layer's (as ``torch.nn.Linear``, the input is not cast).
+        DeviceError: an unknown or unavailable ``device``, or an input on another device.
 
     Example:
         >>> import torch, constrainnet as cn
@@ -118,18 +113,9 @@ class Linear(Float64Buffers):
         self, rep_in: Rep, rep_out: Rep, bias: bool = True, device: Any = None, dtype: Any = None, support: Any = None
     ) -> None:
         super().__init__()
-        for name, rep in (("rep_in", rep_in), ("rep_out", rep_out)):
-            if not isinstance(rep, Rep):
-                raise TypeError(f"Linear: expected {name} to be a Rep, got {type(rep).__name__}")
         if support is not None:  # only a subclass constructed directly gets here
             raise TypeError(f"{type(self).__name__}: expected support=None (the dense plan has no support), got {support!r}")
-        if rep_in.G != rep_out.G:
-            raise RepMismatchError(f"Linear: expected reps of one group, got rep_in of {rep_in.G!r} and rep_out of {rep_out.G!r}")
-        factory = {"device": device, "dtype": dtype if dtype is not None else torch.get_default_dtype()}
-        self.rep_in = rep_in
-        self.rep_out = rep_out
-        self.in_features = rep_in.size
-        self.out_features = rep_out.size
+        factory = self._init_layer(rep_in, rep_out, device, dtype)
         plan = LinearPlan(rep_in, rep_out)
         self._plan = plan
         self.coefficients = nn.Parameter(torch.empty(plan.num_coefficients, **factory))
@@ -145,18 +131,34 @@ class Linear(Float64Buffers):
         # block pair are in (p, q) order, W's entries of one output row in q order)
         part = WeightPart((self.out_features, self.in_features), self._layout, [p.basis for p in plan.pairs])
         self._assembly = WeightAssembly(self, "", [part], factory)
+        self._init_bias(bias, factory)
+        self.reset_parameters()
+
+    def _init_layer(self, rep_in: Rep, rep_out: Rep, device: Any, dtype: Any) -> dict:
+        """Check the arguments every plan shares, set the state every plan has; returns the factory kwargs."""
+        for name, rep in (("rep_in", rep_in), ("rep_out", rep_out)):
+            if not isinstance(rep, Rep):
+                raise TypeError(f"Linear: expected {name} to be a Rep, got {type(rep).__name__}")
+        if rep_in.G != rep_out.G:
+            raise RepMismatchError(f"Linear: expected reps of one group, got rep_in of {rep_in.G!r} and rep_out of {rep_out.G!r}")
+        factory = factory_kwargs(device, dtype, "Linear")
+        self.rep_in, self.rep_out = rep_in, rep_out
+        self.in_features, self.out_features = rep_in.size, rep_out.size
+        self._cache: tuple | None = None
+        self._fused_args: tuple | None = None  # the fused node's fixed arguments, rebuilt after casts
+        # parameters held by an owner module (EMLPBlock) as views of its own vector
+        self._borrowed: tuple[str, ...] = ()
+        return factory
+
+    def _init_bias(self, bias: bool, factory: dict) -> None:
+        """The invariant bias Q_out β: its basis buffer and coefficients (or None for both)."""
         if bias:
-            q = np.asarray(rep_out.equivariant_basis())
+            q = np.asarray(self.rep_out.equivariant_basis())
             self._register_float64("bias_basis", q, factory)
             self.bias_coefficients = nn.Parameter(torch.empty(q.shape[1], **factory))
         else:
             self.register_buffer("bias_basis", None, persistent=False)
             self.register_parameter("bias_coefficients", None)
-        self._cache: tuple | None = None
-        self._fused_args: tuple | None = None  # the fused node's fixed arguments, rebuilt after casts
-        # parameters held by an owner module (EMLPBlock) as views of its own vector
-        self._borrowed: tuple[str, ...] = ()
-        self.reset_parameters()
 
     # -- initialisation ------------------------------------------------------
     def reset_parameters(self) -> None:
@@ -236,6 +238,7 @@ class Linear(Float64Buffers):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x, self.rep_in, "Linear")
+        check_like(x, self.coefficients, "Linear")
         if not (self.training or torch.is_grad_enabled()):
             return affine(x, *self._cached_weight())
         if not self._pair_shapes:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
@@ -10,7 +10,7 @@ from torch import nn
 
 from ..errors import RepError
 from ..reps import Rep, Scalar, ScalarRep
-from .linear import check_input
+from .checks import check_device, check_floating, check_input, check_like, factory_kwargs
 from .plan import components
 
 __all__ = ["gated", "GatedNonlinearity", "NormNonlinearity", "PointwiseNonlinearity", "gate_count"]
@@ -56,6 +56,16 @@ class GatedNonlinearity(nn.Module):
     other copy is multiplied by σ of its invariant gate, which commutes with
     any ρ(g).
 
+    Args:
+        rep: the rep of the features (the output).
+        device, dtype: of the 0/1 buffers that expand gates over their copies.
+            The layer has no parameters and takes inputs of any floating dtype
+            (as ``torch.nn.SiLU``), on the device of its buffers.
+
+    Raises:
+        DtypeError: an input that is not floating, or a non-floating ``dtype``.
+        DeviceError: an input on another device than the buffers, or an unknown ``device``.
+
     Shape:
         - Input: (*, gated(rep).size)
         - Output: (*, rep.size)
@@ -69,8 +79,9 @@ class GatedNonlinearity(nn.Module):
         torch.Size([5, 10])
     """
 
-    def __init__(self, rep: Rep) -> None:
+    def __init__(self, rep: Rep, device: Any = None, dtype: Any = None) -> None:
         super().__init__()
+        factory = factory_kwargs(device, dtype, "GatedNonlinearity")
         self.rep = rep
         self.rep_in = gated(rep)
         self.rep_out = rep
@@ -101,20 +112,25 @@ class GatedNonlinearity(nn.Module):
                 start += size
                 continue
             copies = sum(mult for mult, _ in blocks)
-            expand = torch.zeros(copies, size)
+            expand = torch.zeros(copies, size, dtype=factory["dtype"])
             copy, at = 0, 0
             for mult, block_size in blocks:
                 for _ in range(mult):
                     expand[copy, at : at + block_size] = 1.0
                     copy, at = copy + 1, at + block_size
-            self.register_buffer(f"expand_{t}", expand, persistent=False)
+            self.register_buffer(f"expand_{t}", expand.to(factory["device"]), persistent=False)
             self._expansions.append(f"expand_{t}")
             self._gate_sizes.append(copies)
             self._fused_runs.append((slice(start, start + size), slice(gate, gate + copies), f"expand_{t}"))
             start, gate = start + size, gate + copies
+        # a buffer whose device inputs must share (none when every run is self-gated)
+        self._first_expansion = next((name for name in self._expansions if name is not None), None)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x, self.rep_in, "GatedNonlinearity")
+        check_floating(x, "GatedNonlinearity")
+        if self._first_expansion is not None:
+            check_device(x, self._buffers[self._first_expansion], "GatedNonlinearity")
         # one sigmoid over features and gates; the gate of each coordinate is
         # its own sigmoid (self-gated runs: x σ(x) is SiLU) or its copy's gate,
         # expanded by a matrix product; then a single product with the features
@@ -174,8 +190,14 @@ class NormNonlinearity(nn.Module):
     invariant only under orthogonal ρ, so a component whose rep is not
     orthogonal (e.g. V of the Lorentz group) is rejected.
 
+    Args:
+        rep: the rep of the features.
+        device, dtype: of the bias β (initialised to zero).
+
     Raises:
         RepError: a component whose rep is not orthogonal.
+        DtypeError: an input of another dtype than β, or a non-floating ``dtype``.
+        DeviceError: an input on another device than β, or an unknown ``device``.
 
     Shape:
         - Input: (*, rep.size)
@@ -189,18 +211,20 @@ class NormNonlinearity(nn.Module):
         torch.Size([3, 11])
     """
 
-    def __init__(self, rep: Rep) -> None:
+    def __init__(self, rep: Rep, device: Any = None, dtype: Any = None) -> None:
         super().__init__()
+        factory = factory_kwargs(device, dtype, "NormNonlinearity")
         self.rep_in = self.rep_out = rep
         bad = [c.rep for c in components(rep) if not isinstance(c.rep, ScalarRep) and not c.rep.is_orthogonal]
         if bad:
             raise RepError(f"NormNonlinearity: expected orthogonal components (norms must be invariant), got {bad[0]!r} of {rep.G!r}")
         self._blocks = [(c.offset, c.mult, c.rep.size, isinstance(c.rep, ScalarRep)) for c in components(rep)]
         n_bias = sum(m for _, m, _, scalar in self._blocks if not scalar)
-        self.bias = nn.Parameter(torch.zeros(n_bias))
+        self.bias = nn.Parameter(torch.zeros(n_bias, **factory))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x, self.rep_in, "NormNonlinearity")
+        check_like(x, self.bias, "NormNonlinearity")
         lead = x.shape[:-1]
         parts = []
         used = 0
@@ -251,4 +275,5 @@ class PointwiseNonlinearity(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x, self.rep_in, "PointwiseNonlinearity")
+        check_floating(x, "PointwiseNonlinearity")
         return self.fn(x)

@@ -28,13 +28,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import RepMismatchError
 from ..reps import Rep
 from ..solver import equivariant_basis
 from ..solver.orbit import supports_orbits
 from .assembly import BlockLayout, Float64Buffers, SparseSum, register_sums, sparse_map
+from .checks import check_input, check_like
 from .conv import circular_conv, conv_matrix, is_image_rep, kernel_expansion, kernel_grid
-from .linear import Linear, check_input
+from .linear import Linear
 from .orbit_plan import SparsePlan
 from .plan import components
 
@@ -101,14 +101,7 @@ class OrbitLinear(Linear):
 
     def __init__(self, rep_in: Rep, rep_out: Rep, bias: bool = True, device: Any = None, dtype: Any = None, support: Any = None) -> None:
         Float64Buffers.__init__(self)
-        for name, rep in (("rep_in", rep_in), ("rep_out", rep_out)):
-            if not isinstance(rep, Rep):
-                raise TypeError(f"Linear: expected {name} to be a Rep, got {type(rep).__name__}")
-        if rep_in.G != rep_out.G:
-            raise RepMismatchError(f"Linear: expected reps of one group, got rep_in of {rep_in.G!r} and rep_out of {rep_out.G!r}")
-        factory = {"device": device, "dtype": dtype if dtype is not None else torch.get_default_dtype()}
-        self.rep_in, self.rep_out = rep_in, rep_out
-        self.in_features, self.out_features = rep_in.size, rep_out.size
+        factory = self._init_layer(rep_in, rep_out, device, dtype)
         self.support = support if support is None or isinstance(support, int) else "mask"
         plan = self._plan = SparsePlan(rep_in, rep_out, support)
         self.coefficients = nn.Parameter(torch.empty(plan.num_coefficients, **factory))
@@ -120,18 +113,12 @@ class OrbitLinear(Linear):
             self._pair_shapes.append((p.r, out.mult, inp.mult))
         self._init_image(factory)
         self._init_gathers(offsets, factory)
-        if bias:
-            q = np.asarray(rep_out.equivariant_basis())
-            self._register_float64("bias_basis", q, factory)
-            self.bias_coefficients = nn.Parameter(torch.empty(q.shape[1], **factory))
-            # images out only: an invariant bias is constant on each channel, and conv2d adds it
-            self._fused_bias = bool(self._image_pairs) and self._image_rows_are_all and not self._gathers
-            if self._fused_bias:
-                self._register_float64("_channel_bias_basis", q[:: self._grid.n**2], factory)
-        else:
-            self.register_buffer("bias_basis", None, persistent=False)
-            self.register_parameter("bias_coefficients", None)
-        self._cache: tuple | None = None
+        self._init_bias(bias, factory)
+        # images out only: an invariant bias is constant on each channel, and conv2d adds it
+        self._fused_bias = bias and bool(self._image_pairs) and self._image_rows_are_all and not self._gathers
+        if self._fused_bias:
+            q = self._float64_buffers["bias_basis"]
+            self._register_float64("_channel_bias_basis", q[:: self._grid.n**2], factory)
         self.reset_parameters()
 
     # -- construction --------------------------------------------------------
@@ -269,6 +256,7 @@ class OrbitLinear(Linear):
     # -- forward -------------------------------------------------------------
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x, self.rep_in, "Linear")
+        check_like(x, self.coefficients, "Linear")
         parts = self._parts() if self.training or torch.is_grad_enabled() else self._cached_parts()
         return self._apply_parts(x, *parts)
 

@@ -66,7 +66,7 @@ def test_pointwise_on_permutation_reps_is_equivariant(dtype):
 @pytest.mark.parametrize("G", [SO(3), O(2)], ids=["SO3", "O2"])
 def test_norm_nonlinearity_equivariant(G, dtype):
     V = cn.V(G)
-    act = cn.nn.NormNonlinearity(2 * V**0 + 2 * V + V**2)
+    act = cn.nn.NormNonlinearity(2 * V**0 + 2 * V + V**2, dtype=dtype)
     with torch.no_grad():
         act.bias.normal_()
     assert_equivariant(act, dtype=dtype)
