@@ -75,6 +75,9 @@ CYCLIC_RTOL = 1e-6
 # Singular values of the Hom constraints below this (relative to the largest,
 # at least 1) span the intertwiners; rounding puts them at ~1e-14.
 HOM_NULL_RTOL = 1e-8
+# On the Gram matrix KᵀK the nullspace sits at ~1e-16 (relative); the path is
+# kept only when every other eigenvalue is ≥ HOM_NULL_RTOL (a clear gap).
+HOM_GRAM_RTOL = 1e-11
 # The cyclic forms of a piece and of its type agree to rounding (~1e-10); a
 # larger difference means the canonical rule failed, and we refuse to guess.
 CYCLIC_MATCH_ATOL = 1e-6
@@ -279,6 +282,15 @@ def hom_basis(pi_a: list[np.ndarray], pi_b: list[np.ndarray]) -> np.ndarray:
         return np.eye(p * q).reshape(p * q, p, q)
     # row-major vec: vec(A T) = (A ⊗ I) vec T, vec(T B) = (I ⊗ Bᵀ) vec T
     k = np.concatenate([np.kron(a, np.eye(q)) - np.kron(np.eye(p), b.T) for a, b in zip(pi_a, pi_b)])
+    if k.size:
+        # eigenvectors of the Gram matrix: one GEMM and a symmetric eigensolve instead of an SVD
+        # (LAPACK's SVD of these small matrices is ~100x slower when its threads compete for cores)
+        lam, vecs = np.linalg.eigh(k.T @ k)
+        scale = max(float(lam[-1]), 1.0)
+        null = lam <= HOM_GRAM_RTOL * scale
+        rest = lam[~null]
+        if not len(rest) or rest.min() >= HOM_NULL_RTOL * scale:
+            return np.ascontiguousarray(vecs[:, null].T).reshape(-1, p, q)
     _, s, vt = scipy.linalg.svd(k, full_matrices=True)
     s_full = np.zeros(p * q)
     s_full[: len(s)] = s

@@ -3,7 +3,13 @@ r"""The isotypic decomposition of one leaf rep (no direct sum inside), from its 
 Method (Dixon's, on the solver's own commutant):
 
 1. the commutant of the leaf ρ is the equivariant basis of ``leaf >> leaf``
-   (an (n, n) matrix W per basis vector, ρ(g) W = W ρ(g));
+   (an (n, n) matrix W per basis vector, ρ(g) W = W ρ(g)). For a group with
+   a Lie algebra that its discrete generators normalise (SO(n), O(n), their
+   products and subgroups) every W commutes with the Casimir, so the
+   commutant is block-diagonal over the Casimir's eigenspaces
+   (:mod:`constrainnet.solver.casimir`); when these are at most
+   :data:`CASIMIR_BLOCK_MAX` wide, each block's commutant is solved densely
+   on its own (m² unknowns instead of n²), else ``leaf >> leaf`` is solved;
 2. :data:`NUM_RANDOM` random elements W₀, W₁, … of it (seeded). The
    eigenspaces of sym(W₀) = (W₀ + W₀ᵀ)/2 are invariant subspaces; a piece is
    irreducible when the compressions Pᵀ sym(Wⱼ) P are all scalar (the
@@ -37,8 +43,8 @@ from ..errors import RepError, SolverError
 from ..groups import O
 from ..reps import Rep
 from .canonical import canonical_basis
-from .casimir import orthonormal_algebra
-from .irreps import COMMUTANT_NAMES, IrrepType, identify
+from .casimir import JOIN_RTOL, normalizes_algebra, orthonormal_algebra
+from .irreps import COMMUTANT_NAMES, IrrepType, hom_basis, identify
 
 __all__ = ["LeafDecomposition", "decompose_leaf", "certify", "leaf_operators", "piece_invariants", "DECOMPOSE_MAX_SIZE", "CERTIFY_ATOL"]
 
@@ -47,6 +53,9 @@ __all__ = ["LeafDecomposition", "decompose_leaf", "certify", "leaf_operators", "
 DECOMPOSE_MAX_SIZE = 1024
 # Seed of the random commutant elements (the result is canonicalised after).
 DIXON_SEED = 20261206
+# Casimir eigenspaces up to this width have their commutant solved densely
+# (CASIMIR_BLOCK_MAX² unknowns: a 1600 × 1600 symmetric eigensolve at most).
+CASIMIR_BLOCK_MAX = 40
 # Random commutant elements drawn: one to split, the rest to test irreducibility
 # and to sample the imaginary units of the commutant (at most 3 of them).
 NUM_RANDOM = 4
@@ -106,6 +115,29 @@ def _check_orthogonal(leaf: Rep, gens: list[np.ndarray], alg: list[np.ndarray]) 
                 f"‖dρ(A) + dρ(A)ᵀ‖ = {err:.3g}: a non-compact group (such as the Lorentz group) has no orthogonal "
                 f"change of basis to its irreducibles"
             )
+
+
+def _commutant_elements(leaf: Rep, ops: tuple) -> list[np.ndarray]:
+    """NUM_RANDOM random elements of the commutant of the leaf (seeded), as dense (n, n) arrays."""
+    n = leaf.size
+    G = leaf.G
+    gens, alg, casimir_ops, _ = ops
+    rng = np.random.default_rng(DIXON_SEED)
+    if casimir_ops and normalizes_algebra(G, orthonormal_algebra(G)):
+        casimir = sum(x.T @ x for x in casimir_ops)
+        values, vecs = np.linalg.eigh(casimir)
+        scale = max(float(np.abs(values).max()), 1.0)
+        blocks = np.split(vecs, np.flatnonzero(np.diff(values) > JOIN_RTOL * scale) + 1, axis=1)
+        if max(b.shape[1] for b in blocks) <= CASIMIR_BLOCK_MAX:
+            ws = [np.zeros((n, n)) for _ in range(NUM_RANDOM)]
+            for p in blocks:
+                mats = [p.T @ r @ p for r in gens + alg]
+                h = hom_basis(mats, mats)
+                for w in ws:
+                    w += p @ np.tensordot(rng.standard_normal(len(h)), h, axes=1) @ p.T
+            return ws
+    q = (leaf >> leaf).equivariant_basis()
+    return [(q @ rng.standard_normal(q.dim)).reshape(n, n) for _ in range(NUM_RANDOM)]
 
 
 def _split(pieces: list[np.ndarray], sym_w: list[np.ndarray], scales: list[float]) -> list[np.ndarray]:
@@ -255,9 +287,7 @@ def decompose_leaf(leaf: Rep) -> LeafDecomposition:
     ops = leaf_operators(leaf)
     gens, alg = ops[0], ops[1]
     _check_orthogonal(leaf, gens, alg)
-    q = (leaf >> leaf).equivariant_basis()
-    rng = np.random.default_rng(DIXON_SEED)
-    ws = [(q @ rng.standard_normal(q.dim)).reshape(n, n) for _ in range(NUM_RANDOM)]
+    ws = _commutant_elements(leaf, ops)
     scales = [max(float(np.abs(w).sum(axis=1).max()), 1e-300) for w in ws]
     pieces = _split([np.eye(n)], [_sym(w) for w in ws], scales)
     classes = _align(pieces, ws, scales)
