@@ -46,7 +46,7 @@ from .canonical import canonical_basis
 from .casimir import JOIN_RTOL, normalizes_algebra, orthonormal_algebra
 from .irreps import COMMUTANT_NAMES, IrrepType, hom_basis, identify
 
-__all__ = ["LeafDecomposition", "decompose_leaf", "certify", "leaf_operators", "piece_invariants", "DECOMPOSE_MAX_SIZE", "CERTIFY_ATOL"]
+__all__ = ["LeafDecomposition", "decompose_leaf", "certify", "canonical_copies", "leaf_operators", "piece_invariants", "DECOMPOSE_MAX_SIZE", "CERTIFY_ATOL"]
 
 # The commutant of a leaf of size n is a rep of size n²: above this leaf size
 # (a commutant of 1M coordinates) the solve takes minutes, so we refuse first.
@@ -198,7 +198,7 @@ def _align(pieces: list[np.ndarray], ws: list[np.ndarray], scales: list[float]) 
     return classes
 
 
-def _canonical_copies(copies: list[np.ndarray], units: np.ndarray) -> list[np.ndarray]:
+def canonical_copies(copies: list[np.ndarray], units: np.ndarray) -> list[np.ndarray]:
     """Re-choose the m copies of one type canonically (see step 5 of the module docstring)."""
     m, c, d = len(copies), len(units), units.shape[1]
     bu = np.stack([b @ u for b in copies for u in units])  # (m c, n, d)
@@ -303,7 +303,7 @@ def decompose_leaf(leaf: Rep) -> LeafDecomposition:
     columns = []
     comps = []
     for t, copies in found:
-        columns.extend(_canonical_copies(copies, t.units))
+        columns.extend(canonical_copies(copies, t.units))
         comps.append((t, len(copies)))
     u = np.concatenate(columns, axis=1)
     certify(leaf, u, comps, gens, alg)

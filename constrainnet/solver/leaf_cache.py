@@ -20,7 +20,7 @@ from ..errors import SolverError
 from ..reps import Rep
 from .disk_cache import load_or_compute
 from .irreps import COMMUTANT_NAMES, identify
-from .isotypic import LeafDecomposition, certify, leaf_operators, piece_invariants
+from .isotypic import LeafDecomposition, canonical_copies, certify, leaf_operators, piece_invariants
 
 __all__ = ["load_or_decompose"]
 
@@ -52,8 +52,8 @@ def _unpack(leaf: Rep, packed: np.ndarray) -> LeafDecomposition | None:
             return None
         first = u[:, at : at + dim]
         t, tmat = identify(leaf.G, *piece_invariants(first, ops), c=c)
-        for k in range(m):
-            columns.append(u[:, at + k * dim : at + (k + 1) * dim] @ tmat)
+        copies = [u[:, at + k * dim : at + (k + 1) * dim] @ tmat for k in range(m)]
+        columns.extend(canonical_copies(copies, t.units))  # the canonical copies for this process's πₖ
         comps.append((t, m))
         at += dim * m
     if at != n:

@@ -16,7 +16,7 @@ import pytest
 
 import constrainnet as cn
 from constrainnet.errors import RepError, SolverError
-from constrainnet.groups import O, S, SO, Lorentz
+from constrainnet.groups import C, O, S, SO, Lorentz
 from zoo import FINITE, TOL, Spec, inverse
 
 V, V0, PS = Spec.V(), Spec.scalar(), Spec.pseudo()
@@ -201,3 +201,36 @@ def test_uncertifiable_raises(monkeypatch):
     with pytest.raises(SolverError, match="certify"):
         (cn.V(S(3)) ** 2).decompose()
     cn.solver.decomposition_cache_clear()
+
+
+@pytest.mark.parametrize("G", [S(3), C(4), SO(2), O(3)], ids=["S3", "C4", "SO2", "O3"])
+def test_hom_dimension_from_multiplicities(G):
+    from hypothesis import given, settings
+
+    from constrainnet.testing.strategies import reps
+
+    @settings(max_examples=8)
+    @given(reps(G, max_size=9, max_depth=2), reps(G, max_size=9, max_depth=2))
+    def check(a, b):
+        ma = {c.irrep: c for c in a.decompose().components}
+        mb = {c.irrep: c for c in b.decompose().components}
+        expected = sum(ma[t].multiplicity * mb[t].multiplicity * COMMUTANT_DIM[ma[t].commutant] for t in ma if t in mb)
+        assert (a >> b).equivariant_basis().dim == expected
+
+    check()
+
+
+def test_disk_cache_is_verified_on_read(tmp_path, monkeypatch):
+    monkeypatch.setenv("CONSTRAINNET_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("CONSTRAINNET_CACHE", "1")
+    rep = cn.V(S(4)) ** 4  # 256 coordinates: stored on disk
+    cn.solver.decomposition_cache_clear()
+    first = np.asarray(rep.decompose().change_of_basis)
+    files = list(tmp_path.glob("*decompose*"))
+    assert len(files) == 1
+    cn.solver.decomposition_cache_clear()  # a new process: types re-identified, U read and certified
+    again = rep.decompose()
+    assert np.abs(np.asarray(again.change_of_basis) - first).max() < 1e-9
+    files[0].write_bytes(files[0].read_bytes()[:200])  # truncated: ignored and recomputed
+    cn.solver.decomposition_cache_clear()
+    assert np.abs(np.asarray(rep.decompose().change_of_basis) - first).max() < 1e-9
