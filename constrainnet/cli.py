@@ -3,6 +3,7 @@
 ::
 
     constrainnet basis --group "SO(3)" "V**2 >> V" [--plot FILE] [--strategy NAME]
+    constrainnet basis --group "SO(3)" --decompose "V**3"
     constrainnet demo [--group SO(3)] [--n-train 300] [--n-test 500] [--epochs 100] [--out DIR]
     constrainnet train {dipole,o5,inertia,particles} [--model emlp|mlp] [--epochs N] ...
 
@@ -106,6 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
     basis.add_argument(
         "--explain", action="store_true", help="show the strategy, the blocks or orbits found and the time per stage"
     )
+    basis.add_argument(
+        "--decompose",
+        action="store_true",
+        help="print the rep's irreducible components (type, d, m, commutant) instead of its basis; "
+        "--plot then draws rho(g) before and after the change of basis",
+    )
     basis.add_argument("--plot", metavar="FILE", default=None, help="draw the first basis elements to this PNG")
     basis.set_defaults(run=_cmd_basis)
 
@@ -192,6 +199,8 @@ def _cmd_basis(args: argparse.Namespace) -> int:
 
     G = parse_group(args.group)
     rep = parse_rep(args.rep, G)
+    if args.decompose:
+        return _print_decomposition(rep, G, args.plot)
     if args.explain:
         from .solver.explain import explain
 
@@ -212,6 +221,28 @@ def _cmd_basis(args: argparse.Namespace) -> int:
 
         plot.basis(rep, file=args.plot)
         print(f"wrote      {args.plot}")
+    return 0
+
+
+def _print_decomposition(rep: Any, G: Any, plot_file: str | None) -> int:
+    """The table of ``basis --decompose``: one row per isotypic component, in column order."""
+    start = time.perf_counter()
+    D = rep.decompose()
+    seconds = time.perf_counter() - start
+    print(f"rep        {rep!r}")
+    print(f"group      {G!r}")
+    print(f"size       {rep.size}")
+    print(f"{'k':>3}  {'type':<28} {'d':>4} {'m':>5}  commutant")
+    for k, comp in enumerate(D.components):
+        print(f"{k:>3}  {comp.irrep.label:<28} {comp.dim:>4} {comp.multiplicity:>5}  {comp.commutant}")
+    print(f"seconds    {seconds:.4f}")
+    if plot_file:
+        import numpy as np
+
+        from . import plot
+
+        plot.decomposition(rep, G.sample(np.random.default_rng(0)), file=plot_file)
+        print(f"wrote      {plot_file}")
     return 0
 
 

@@ -29,7 +29,7 @@ from .reps.composite import HomRep, SumRep
 if TYPE_CHECKING:  # pragma: no cover - matplotlib is optional and imported where used
     from matplotlib.figure import Figure
 
-__all__ = ["weights", "basis", "cayley", "projected_weights", "distinct_values", "DISTINCT_RTOL"]
+__all__ = ["weights", "basis", "cayley", "decomposition", "projected_weights", "distinct_values", "DISTINCT_RTOL"]
 
 #: Entries of a projected weight matrix closer than this (relative to its
 #: largest entry) count as one value: the projection is exact to ~1e-13, so
@@ -291,5 +291,58 @@ def cayley(group: Group, file: str | os.PathLike | None = None) -> "Figure":
     a.set_ylabel("i")
     fig.colorbar(image, ax=a, shrink=0.85, label="index of e_i e_j")
     fig.suptitle(f"Cayley table of {group!r} (order {n})")
+    _save(fig, file)
+    return fig
+
+
+def decomposition(rep: Rep, g: Any, file: str | os.PathLike | None = None) -> "Figure":
+    r"""Plot ρ(g) before and after the change of basis of ``rep.decompose()``.
+
+    Left: ρ(g) in the rep's coordinates. Right: Uᵀ ρ(g) U = ⊕ₖ I_{mₖ} ⊗ πₖ(g),
+    block-diagonal, with the isotypic components outlined and labelled by
+    their type and multiplicity.
+
+    Args:
+        rep: a rep with orthogonal ρ, small enough to draw densely.
+        g: a (d, d) element of ``rep.G``.
+        file: if given, the figure is saved there as PNG.
+
+    Returns:
+        The matplotlib Figure.
+
+    Raises:
+        RepError: ``g`` has the wrong shape, or ρ is not orthogonal.
+        SolverError: the decomposition cannot be certified.
+
+    Example:
+        >>> import constrainnet as cn
+        >>> from constrainnet.groups import SO
+        >>> G = SO(3)
+        >>> fig = decomposition(cn.V(G)**2, G.sample())
+        >>> print(fig.get_suptitle())
+        V**2 = l=0 + l=1 + l=2
+    """
+    from matplotlib.patches import Rectangle
+
+    rho = rep.rho(g)
+    D = rep.decompose()
+    U = np.asarray(D.change_of_basis)
+    after = U.T @ rho @ U
+    fig = _figure((9.0, 4.6))
+    axes = fig.subplots(1, 2)
+    for a, mat, title in zip(axes, (rho, after), ("ρ(g)", "Uᵀ ρ(g) U")):
+        a.imshow(mat, cmap=_DIVERGING, vmin=-1.0, vmax=1.0, interpolation="nearest")
+        a.set_title(title, fontsize=10)
+        a.set_xticks([])
+        a.set_yticks([])
+    for comp in D.components:
+        size = comp.stop - comp.start
+        axes[1].add_patch(
+            Rectangle((comp.start - 0.5, comp.start - 0.5), size, size, fill=False, edgecolor="black", linewidth=1.0)
+        )
+        text = comp.irrep.label + (f" ×{comp.multiplicity}" if comp.multiplicity > 1 else "")
+        axes[1].text(comp.stop - 0.5, comp.start - 0.5, " " + text, fontsize=7, va="bottom", ha="left")
+    parts = " + ".join((f"{c.multiplicity}*" if c.multiplicity > 1 else "") + c.irrep.label for c in D.components)
+    fig.suptitle(_wrap(f"{rep!r} = {parts}", 90), fontsize=10)
     _save(fig, file)
     return fig

@@ -140,10 +140,12 @@ class IrrepType:
 
     @property
     def label(self) -> str:
-        """A short readable name: ``l=2`` (SO(3)), ``l=1,p=-1`` (O(3)), else the dimension and commutant letter."""
+        """A short readable name: ``l=2`` (SO(3)), ``l=1,p=-1`` (O(3)), else the dimension, the commutant's
+        letter and the first three fingerprint traces (``2c[0.52,-1.00,1.73]``): independent of the order met."""
         if self.l is not None:
             return f"l={self.l}" if self.parity is None else f"l={self.l},p={self.parity:+d}"
-        return f"{self.dim}{self.commutant[0]}#{self.serial}"
+        chars = ",".join(f"{x:.2f}" for x in self.fingerprint[:3])
+        return f"{self.dim}{self.commutant[0]}[{chars}]"
 
     def __repr__(self) -> str:
         return f"IrrepType({self.group!r}, {self.label}, dim={self.dim}, commutant={self.commutant!r})"
