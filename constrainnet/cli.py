@@ -183,6 +183,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(exc, 2)
     except (ConstrainnetError, ImportError, OSError, FloatingPointError) as exc:
         return _fail(exc, 1)
+    except MemoryError as exc:  # an allocation beyond the solver's estimates: one line, not a traceback
+        return _fail(f"out of memory ({exc}); lower the size of the rep or the memory limit (CONSTRAINNET_MEMORY_LIMIT)", 1)
     except KeyboardInterrupt:
         return _fail("interrupted", 130)
 
@@ -195,14 +197,17 @@ def _fail(message: Any, status: int) -> int:
 
 # -- basis -----------------------------------------------------------------------
 def _cmd_basis(args: argparse.Namespace) -> int:
-    from .solver import equivariant_basis
+    from .solver import equivariant_basis, select_strategy
 
     G = parse_group(args.group)
     rep = parse_rep(args.rep, G)
     if args.decompose:
         return _print_decomposition(rep, G, args.plot)
     if args.explain:
+        from .solver.budget import check_memory
         from .solver.explain import explain
+
+        check_memory(rep, args.strategy or select_strategy(rep))  # explain builds the structures before solving
 
         print(f"rep          {rep!r} of {G!r}, size {rep.size}")
         print("\n".join(explain(rep, args.strategy)))

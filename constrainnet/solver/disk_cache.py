@@ -1,20 +1,33 @@
-"""A disk cache of solved leaf bases: versioned, keyed by digest, written atomically, verified on read.
+"""A disk cache of solved leaf bases: versioned, keyed by exact generators, written atomically, verified on read.
 
 Files live in ``$CONSTRAINNET_CACHE_DIR`` or else the user's cache directory
 (``$XDG_CACHE_HOME/constrainnet``, ``~/.cache/constrainnet``; on Windows
 ``%LOCALAPPDATA%\\constrainnet``); ``CONSTRAINNET_CACHE=0`` turns the cache off.
 Each basis is one ``.npz`` of plain arrays (never pickled), named by the
-format version, the rep's digest (its structure and its group's generators)
-and the strategy. A file is trusted only if it loads without pickle, carries
-the same format version, digest, rep text and shape, and its checksum matches
-its arrays; anything else — truncated, corrupt, stale or mismatched — is
-ignored and the basis recomputed (and the file rewritten). Writes go to a
-temporary file in the same folder and are renamed into place, so two
-processes writing the same key leave one whole file.
+format version, the rep's exact key and its digest, and the strategy.
+
+The exact key (:func:`exact_key`) hashes the rep's structure with the exact
+float64 bytes of every group generator (little-endian, ``-0.0`` read as
+``0.0``, the one value two bit patterns share). The rep's ``digest`` rounds
+generators to 12 decimals (so a layer's fingerprint survives the last bit of
+a cos/sin), which would give ``Group(lie_algebra=[1e-13 * Jx])`` and
+``Group(lie_algebra=[1e-13 * Jz])`` one key: the cache never keys by it alone.
+
+A file is trusted only if it loads without pickle, carries the same format
+version, exact key, rep text and shape, its checksum matches its arrays, and
+— since anyone can write a file with a matching checksum — its content passes
+``verify`` (by default: the basis satisfies the constraints on the
+generators and is orthonormal, :func:`constrainnet.solver.verify.basis_defect`).
+Anything else — truncated, corrupt, stale, forged or mismatched — is ignored
+and the basis recomputed (and the file rewritten). Writes go to a temporary
+file in the same folder and are renamed into place (``os.replace``), so two
+processes writing the same key leave one whole file and a reader never sees
+a partial one.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 import zipfile
@@ -25,12 +38,27 @@ from typing import Any, Callable
 import numpy as np
 import scipy.sparse
 
+from ..groups import Group
 from ..reps import Rep
+from .verify import basis_defect
 
-__all__ = ["CACHE_FORMAT_VERSION", "MIN_CACHED_SIZE", "cache_dir", "enabled", "load_or_compute", "load_or_compute_all"]
+__all__ = [
+    "BASIS_STRATEGIES",
+    "CACHE_FORMAT_VERSION",
+    "MIN_CACHED_SIZE",
+    "cache_dir",
+    "enabled",
+    "exact_key",
+    "load_or_compute",
+    "load_or_compute_all",
+]
 
-# Bumped whenever the canonical form or the file layout changes: old files are then never read.
-CACHE_FORMAT_VERSION = 2  # 2: CRC-32 checksums, orbit bases stored as their row indices only
+# Bumped whenever the canonical form, the key or the file layout changes: old files are then never read.
+# 2: CRC-32 checksums, orbit bases stored as their row indices only; 3: keyed by exact generator bytes
+CACHE_FORMAT_VERSION = 3
+
+# Strategies whose values are bases of the rep: checked by basis_defect on read unless the caller passes verify.
+BASIS_STRATEGIES = ("dense", "orbit", "iterative", "product")
 
 # Leaves smaller than this solve in well under a millisecond: not worth a file.
 MIN_CACHED_SIZE = 256
@@ -52,8 +80,61 @@ def cache_dir() -> Path:
     return Path(base) / "constrainnet"
 
 
-def _path(rep: Rep, strategy: str) -> Path:
-    return cache_dir() / f"v{CACHE_FORMAT_VERSION}-{rep.digest:016x}-{strategy}.npz"
+def _update_group(h: "hashlib._Hash", G: Group) -> None:
+    h.update(f"<{type(G).__name__} d={G.d}".encode())
+    parts = list(getattr(G, "factors", ()))
+    parent = getattr(G, "parent", None)
+    if isinstance(parent, Group):
+        parts.append(parent)
+    for part in parts:
+        _update_group(h, part)
+    perms = G.permutations
+    if perms is not None:
+        arrays = [("perm", np.ascontiguousarray(perms, dtype="<i8"))]
+    else:
+        arrays = [("gens", np.ascontiguousarray(G.discrete_generators + 0.0, dtype="<f8"))]
+    arrays.append(("lie", np.ascontiguousarray(G.lie_algebra + 0.0, dtype="<f8")))  # + 0.0: -0.0 becomes 0.0
+    for name, a in arrays:
+        h.update(f"{name}{a.shape}".encode())
+        h.update(a.tobytes())
+    h.update(b">")
+
+
+def _update_key(h: "hashlib._Hash", key: object) -> None:
+    if isinstance(key, tuple):
+        h.update(b"(")
+        for k in key:
+            _update_key(h, k)
+        h.update(b")")
+    elif isinstance(key, Group):
+        _update_group(h, key)
+    else:
+        h.update(repr(key).encode() + b",")
+
+
+def exact_key(rep: Rep) -> str:
+    """A hex SHA-256 of the rep's structure and the exact bytes of its groups' generators.
+
+    Unlike ``rep.digest`` (generators rounded to 12 decimals), two reps get
+    one key only when their generators are bit for bit equal (up to the sign
+    of zero): the key of the disk cache.
+
+    Example:
+        >>> import numpy as np, constrainnet as cn
+        >>> from constrainnet.groups import Group
+        >>> Jx, Jz = np.zeros((3, 3)), np.zeros((3, 3))
+        >>> Jx[1, 2], Jx[2, 1], Jz[0, 1], Jz[1, 0] = -1, 1, -1, 1
+        >>> a, b = (cn.V(Group(lie_algebra=[1e-13 * J])) ** 2 for J in (Jx, Jz))
+        >>> a.digest == b.digest, exact_key(a) == exact_key(b)
+        (True, False)
+    """
+    h = hashlib.sha256()
+    _update_key(h, rep._key())
+    return h.hexdigest()
+
+
+def _path(rep: Rep, strategy: str, key: str) -> Path:
+    return cache_dir() / f"v{CACHE_FORMAT_VERSION}-{key[:16]}-{rep.digest:016x}-{strategy}.npz"
 
 
 def _checksum(arrays: dict[str, np.ndarray]) -> str:
@@ -156,17 +237,25 @@ def _bundle_from_arrays(arrays: dict[str, np.ndarray]) -> list[tuple[Any, str]]:
     return out
 
 
-def _read(path: Path, rep: Rep, strategy: str, decode: Callable[[dict], Any] = _from_arrays) -> Any | None:
+def _read(
+    path: Path,
+    rep: Rep,
+    strategy: str,
+    decode: Callable[[dict], Any] = _from_arrays,
+    verify: Callable[[Any], bool] | None = None,
+    key: str | None = None,
+) -> Any | None:
     try:
         with np.load(path, allow_pickle=False) as npz:
             stored = {k: npz[k] for k in npz.files}
     except (OSError, ValueError, EOFError, KeyError, TypeError, zipfile.BadZipFile):
         return None
-    meta = {k: stored.pop(k, None) for k in ("meta_version", "meta_digest", "meta_rep", "meta_strategy", "meta_checksum")}
+    meta = {k: stored.pop(k, None) for k in ("meta_version", "meta_key", "meta_rep", "meta_strategy", "meta_checksum")}
+    key = exact_key(rep) if key is None else key
     try:
         ok = (
             int(meta["meta_version"]) == CACHE_FORMAT_VERSION
-            and str(meta["meta_digest"]) == f"{rep.digest:016x}"
+            and str(meta["meta_key"]) == key
             and str(meta["meta_rep"]) == repr(rep)
             and str(meta["meta_strategy"]) == strategy
             and str(meta["meta_checksum"]) == _checksum(stored)
@@ -176,14 +265,16 @@ def _read(path: Path, rep: Rep, strategy: str, decode: Callable[[dict], Any] = _
         return None
     if basis is None or (hasattr(basis, "shape") and basis.shape[0] != rep.size):
         return None
-    return basis
+    if verify is None and strategy in BASIS_STRATEGIES:
+        verify = lambda q: basis_defect(rep, q) is None  # noqa: E731
+    return basis if verify is None or verify(basis) else None
 
 
-def _write(path: Path, rep: Rep, strategy: str, basis: Any, encode: Callable[[Any], dict] = _to_arrays) -> None:
+def _write(path: Path, rep: Rep, strategy: str, basis: Any, encode: Callable[[Any], dict] = _to_arrays, key: str | None = None) -> None:
     arrays = encode(basis)
     meta = {
         "meta_version": np.array(CACHE_FORMAT_VERSION),
-        "meta_digest": np.array(f"{rep.digest:016x}"),
+        "meta_key": np.array(exact_key(rep) if key is None else key),
         "meta_rep": np.array(repr(rep)),
         "meta_strategy": np.array(strategy),
         "meta_checksum": np.array(_checksum(arrays)),
@@ -202,23 +293,45 @@ def _write(path: Path, rep: Rep, strategy: str, basis: Any, encode: Callable[[An
         return  # a read-only or full disk only costs the cache, never the solve
 
 
-def load_or_compute(rep: Rep, strategy: str, compute: Callable[[], Any]) -> Any:
+def load_or_compute(rep: Rep, strategy: str, compute: Callable[[], Any], *, verify: Callable[[Any], bool] | None = None) -> Any:
     """The basis of ``rep`` by ``strategy`` from the disk cache, or computed (and stored).
 
     Reps smaller than :data:`MIN_CACHED_SIZE` and a disabled cache go straight to ``compute``.
+
+    Args:
+        rep: the rep, whose :func:`exact_key` names the file.
+        strategy: the strategy's name, part of the file name.
+        compute: returns the value on a miss (a basis: an array or scipy.sparse matrix).
+        verify: ``verify(value)`` is True when a value read from disk may be
+            used. ``None``: for a strategy of :data:`BASIS_STRATEGIES` the value
+            is checked as a basis of ``rep``
+            (:func:`~constrainnet.solver.verify.basis_defect`); any other
+            value is returned after the file's own checks only, and the
+            caller must certify it before use.
+
+    Returns:
+        The value, read from a file that passed every check, or computed.
     """
     if not enabled() or rep.size < MIN_CACHED_SIZE:
         return compute()
-    path = _path(rep, strategy)
-    basis = _read(path, rep, strategy)
+    key = exact_key(rep)
+    path = _path(rep, strategy, key)
+    basis = _read(path, rep, strategy, verify=verify, key=key)
     if basis is not None:
         return basis
     basis = compute()
-    _write(path, rep, strategy, basis)
+    _write(path, rep, strategy, basis, key=key)
     return basis
 
 
-def load_or_compute_all(rep: Rep, strategy: str, sizes: list[int], compute: Callable[[], list]) -> list:
+def load_or_compute_all(
+    rep: Rep,
+    strategy: str,
+    sizes: list[int],
+    compute: Callable[[], list],
+    *,
+    verify: Callable[[list], bool] | None = None,
+) -> list:
     """All the leaf bases of a structured rep in one file (one read for the whole rep), or computed.
 
     Used by the block strategy: every leaf of ``rep`` (of whatever size) is
@@ -226,18 +339,33 @@ def load_or_compute_all(rep: Rep, strategy: str, sizes: list[int], compute: Call
     keyed by ``rep``, so a new process reads one file instead of solving the
     small leaves again. ``compute`` returns ``[(basis, strategy), ...]``;
     ``sizes`` are the leaves' sizes, checked against the stored row counts.
+
+    Args:
+        verify: ``verify([(basis, strategy), ...])`` is True when the bases
+            read from disk may be used; ``None`` checks each as a basis of the
+            corresponding leaf of :func:`~constrainnet.solver.blocks.block_structure`.
     """
     if not enabled():
         return compute()
-    path = _path(rep, strategy)
+    key = exact_key(rep)
+    path = _path(rep, strategy, key)
 
     def decode(arrays: dict) -> list | None:
         solved = _bundle_from_arrays(arrays)
         return solved if [b.shape[0] for b, _ in solved] == list(sizes) else None
 
-    bases = _read(path, rep, strategy, decode)
+    if verify is None:
+        verify = lambda solved: _leaves_verified(rep, solved)  # noqa: E731
+    bases = _read(path, rep, strategy, decode, verify, key)
     if bases is not None:
         return bases
     bases = compute()
-    _write(path, rep, strategy, bases, _bundle_to_arrays)
+    _write(path, rep, strategy, bases, _bundle_to_arrays, key)
     return bases
+
+
+def _leaves_verified(rep: Rep, solved: list) -> bool:
+    from .blocks import block_structure
+
+    leaves = [b.leaf for b in block_structure(rep)]
+    return len(leaves) == len(solved) and all(basis_defect(leaf, q) is None for leaf, (q, _) in zip(leaves, solved))

@@ -9,9 +9,11 @@ import numpy as np
 from ..reps import Rep, ScalarRep
 from .basis import Basis, BasisBlock, Projector
 from .blocks import block_structure, has_block_structure
+from .budget import check_memory, check_product_memory
 from .cache import BoundedCache
 from .dense import dense_basis
 from .disk_cache import load_or_compute, load_or_compute_all
+from .verify import basis_defect
 from .iterative import iterative_basis, prefers_iterative
 from .orbit import orbit_basis, supports_orbits
 from .product import factor_split, product_basis
@@ -83,6 +85,10 @@ def leaf_basis(leaf: Rep) -> tuple[Any, str]:
     """The canonical (leaf.size, r) basis of a rep without direct sums, and the strategy that solved it.
 
     Orbit bases are scipy.sparse matrices, dense ones read-only arrays; both cached by rep value.
+
+    Raises:
+        SolverError: the leaf's strategy is estimated to need more memory than
+            :func:`~constrainnet.solver.budget.memory_limit`, or cannot certify its basis.
     """
 
     def compute() -> tuple[Any, str]:
@@ -91,19 +97,32 @@ def leaf_basis(leaf: Rep) -> tuple[Any, str]:
             q.setflags(write=False)
             return q, "dense"
         if supports_orbits(leaf):
-            return load_or_compute(leaf, "orbit", lambda: orbit_basis(leaf)), "orbit"
-        if factor_split(leaf) is not None:
-            return load_or_compute(leaf, "product", lambda: product_basis(leaf, _part_basis)), "product"
-        if prefers_iterative(leaf):
-            return load_or_compute(leaf, "iterative", lambda: iterative_basis(leaf)), "iterative"
-        return load_or_compute(leaf, "dense", lambda: dense_basis(leaf)), "dense"
+            how = "orbit"
+        elif factor_split(leaf) is not None:
+            how = "product"
+        else:
+            how = "iterative" if prefers_iterative(leaf) else "dense"
+        check_memory(leaf, how)
+        return load_or_compute(leaf, how, lambda: _SOLVERS[how](leaf)), how
 
     return _LEAVES.get_or_compute(leaf, compute)
 
 
-def _part_basis(part: Rep) -> Any:
-    """The basis of one part of the product strategy (a rep of a factor group, no direct sum)."""
-    return leaf_basis(part)[0]
+def _product(rep: Rep) -> Any:
+    """The product strategy, its Kronecker basis checked against the memory limit as the parts' ranks become known."""
+    rank = 1
+
+    def part_basis(part: Rep) -> Any:
+        nonlocal rank
+        q = leaf_basis(part)[0]
+        rank *= q.shape[1]
+        check_product_memory(rep, rank)  # before product_basis forms the Kronecker product with this part
+        return q
+
+    return product_basis(rep, part_basis)
+
+
+_SOLVERS = {"orbit": orbit_basis, "product": _product, "iterative": iterative_basis, "dense": dense_basis}
 
 
 def equivariant_basis(rep: Rep, strategy: str | None = None) -> Basis:
@@ -126,7 +145,11 @@ def equivariant_basis(rep: Rep, strategy: str | None = None) -> Basis:
 
     Raises:
         SolverError: the rank cannot be certified, a leaf is too large for the
-            dense strategy, or ``"orbit"`` (``"iterative"``) was forced on a rep it does not apply to.
+            dense strategy, the strategy is estimated to need more memory than
+            the limit (:func:`~constrainnet.solver.budget.check_memory`; raise it
+            with :func:`~constrainnet.solver.budget.set_memory_limit` or
+            ``CONSTRAINNET_MEMORY_LIMIT``), or ``"orbit"`` (``"iterative"``) was
+            forced on a rep it does not apply to.
         ValueError: an unknown strategy name.
 
     Example:
@@ -144,20 +167,20 @@ def equivariant_basis(rep: Rep, strategy: str | None = None) -> Basis:
         raise ValueError(f"strategy: expected one of {STRATEGIES}, got {strategy!r}")
 
     def compute() -> Basis:
-        index = np.arange(rep.size, dtype=np.int64)[None]
-        if strategy == "dense":
-            return Basis(rep, [BasisBlock(rep, load_or_compute(rep, "dense", lambda: dense_basis(rep)), index, "dense")], "dense")
-        if strategy == "product":
-            q = load_or_compute(rep, "product", lambda: product_basis(rep, _part_basis))
-            return Basis(rep, [BasisBlock(rep, q, index, "product")], "product")
-        if strategy == "iterative":
-            q = load_or_compute(rep, "iterative", lambda: iterative_basis(rep))
-            return Basis(rep, [BasisBlock(rep, q, index, "iterative")], "iterative")
-        if strategy == "orbit":
-            return Basis(rep, [BasisBlock(rep, load_or_compute(rep, "orbit", lambda: orbit_basis(rep)), index, "orbit")], "orbit")
+        check_memory(rep, strategy)  # before anything of the rep's size is allocated
+        if strategy != "block":
+            index = np.arange(rep.size, dtype=np.int64)[None]
+            q = load_or_compute(rep, strategy, lambda: _SOLVERS[strategy](rep))
+            return Basis(rep, [BasisBlock(rep, q, index, strategy)], strategy)
         structure = block_structure(rep)
+
+        def verified(solved: list) -> bool:
+            return len(solved) == len(structure) and all(basis_defect(b.leaf, q) is None for b, (q, _) in zip(structure, solved))
+
         # the leaves' bases and strategies, all in one disk-cache file for the whole rep
-        solved = load_or_compute_all(rep, "block", [b.leaf.size for b in structure], lambda: [leaf_basis(b.leaf) for b in structure])
+        solved = load_or_compute_all(
+            rep, "block", [b.leaf.size for b in structure], lambda: [leaf_basis(b.leaf) for b in structure], verify=verified
+        )
         return Basis(rep, [BasisBlock(b.leaf, q, b.index, how) for b, (q, how) in zip(structure, solved)], "block")
 
     return _BASES.get_or_compute((rep, strategy), compute)

@@ -165,3 +165,158 @@ def test_orbit_bases_are_stored_as_row_indices(folder):
     q1, q2 = first.blocks[0].q, again.blocks[0].q
     assert scipy.sparse.issparse(q2)
     assert (q1 != q2).nnz == 0
+
+
+# -- exact keys and verification on read -------------------------------------------------
+def _tiny_rotation_group(axis):
+    """SO(2) about ``axis``, its generator scaled to 1e-13: below the 12 decimals of ``rep.digest``."""
+    J = np.zeros((3, 3))
+    i, j = [k for k in range(3) if k != axis]
+    J[i, j], J[j, i] = -1.0, 1.0
+    return cn.groups.Group(lie_algebra=[1e-13 * J])
+
+
+def _invariant_count(rep):
+    """dim of the invariants of rotations about one axis on (R³)^⊗6, by counting weights: tuples of
+    m_i in {-1, 0, 1} (the eigenvalues of J/i on R³) summing to 0."""
+    import itertools
+
+    return sum(1 for t in itertools.product((-1, 0, 1), repeat=6) if sum(t) == 0)
+
+
+def test_generators_below_the_digest_rounding_get_their_own_files(folder):
+    """V**6 of rotations about x and about z (generators 1e-13·J) share ``rep.digest`` but not a cache file."""
+    rx, rz = (cn.V(_tiny_rotation_group(axis)) ** 6 for axis in (0, 2))
+    assert rx.digest == rz.digest and disk_cache.exact_key(rx) != disk_cache.exact_key(rz)
+    qx = np.asarray(equivariant_basis(rx))
+    cache_clear()  # a second process: nothing in memory, only the files
+    qz = np.asarray(equivariant_basis(rz))
+    assert len(files(folder)) == 2
+    assert qx.shape[1] == qz.shape[1] == _invariant_count(rz) == 141
+    # the independent truth for z: invariant vectors are supported on coordinates of total weight 0
+    # in the eigenbasis; here checked directly: dρ(Jz) annihilates qz, and qx is not annihilated
+    Jz = rz.G.lie_algebra[0]
+    assert np.abs(rz.drho(Jz) @ qz).max() < 1e-12 * 1e-13
+    assert np.abs(rz.drho(Jz) @ qx).max() > 1e-3 * 1e-13
+
+
+def test_minus_zero_and_zero_generators_share_a_key():
+    J = np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+    negzero = J.copy()
+    negzero[2, 2] = -0.0
+    a, b = (cn.V(cn.groups.Group(lie_algebra=[m])) ** 2 for m in (J, negzero))
+    assert disk_cache.exact_key(a) == disk_cache.exact_key(b)
+
+
+def _rewrite(path, change):
+    """Load an .npz, change its arrays, recompute the checksum (as a forger can), write it back."""
+    with np.load(path, allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    meta = {k: arrays.pop(k) for k in list(arrays) if k.startswith("meta_")}
+    change(arrays)
+    meta["meta_checksum"] = np.array(disk_cache._checksum(arrays))
+    with open(path, "wb") as fh:
+        np.savez(fh, **arrays, **meta)
+
+
+@pytest.mark.parametrize("forgery", ["rotated-coordinates", "other-group", "not-orthonormal"])
+def test_forged_dense_file_with_valid_checksum_is_recomputed(folder, forgery):
+    rep = big_dense_rep()
+    truth = np.asarray(equivariant_basis(rep))
+    (path,) = files(folder)
+    Jz = np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+    Vz = cn.V(cn.groups.Group(lie_algebra=[Jz]))  # rotations about z only: more invariants than SO(3)
+    other = np.asarray(equivariant_basis(Vz**3 >> Vz**3))
+
+    def change(arrays):
+        q = arrays["dense"]
+        if forgery == "rotated-coordinates":
+            arrays["dense"] = np.roll(q, 1, axis=0)  # orthonormal, not equivariant
+        elif forgery == "other-group":
+            arrays["dense"] = other[:, -q.shape[1] :]  # orthonormal, invariant under Jz only
+        else:
+            arrays["dense"] = 1.5 * q  # equivariant, not orthonormal
+
+    _rewrite(path, change)
+    cache_clear()
+    assert disk_cache._read(path, rep, "dense") is None
+    again = np.asarray(equivariant_basis(rep))
+    assert np.array_equal(again, truth)
+    cache_clear()
+    assert disk_cache._read(path, rep, "dense") is not None  # rewritten whole
+
+
+def test_forged_orbit_file_is_recomputed(folder):
+    W = cn.V(S(5))
+    rep = W**2 >> W**2
+    truth = np.asarray(equivariant_basis(rep))
+    (path,) = files(folder)
+
+    def change(arrays):
+        rows = arrays["orbit_rows"].copy()
+        rows[[0, -1]] = rows[[-1, 0]]  # swap two coordinates between orbits: still a partition, not invariant
+        arrays["orbit_rows"] = rows
+
+    _rewrite(path, change)
+    cache_clear()
+    assert disk_cache._read(path, rep, "orbit") is None
+    assert np.array_equal(np.asarray(equivariant_basis(rep)), truth)
+
+
+def test_forged_block_bundle_is_recomputed(folder):
+    V = cn.V(SO(3))
+    rep = (V**0 + V) >> (V + V**2)
+    truth = np.asarray(equivariant_basis(rep))
+    (path,) = [p for p in files(folder) if p.stem.endswith("-block")]
+    _rewrite(path, lambda arrays: arrays.__setitem__("dense", np.roll(arrays["dense"], 1)))
+    cache_clear()
+    assert np.array_equal(np.asarray(equivariant_basis(rep)), truth)
+
+
+def test_a_failed_write_leaves_no_partial_file(folder, monkeypatch):
+    """Writes go to a temporary file renamed into place: a write that dies half-way leaves the target untouched."""
+    rep = big_dense_rep()
+    q = np.asarray(equivariant_basis(rep))
+    (path,) = files(folder)
+    good = path.read_bytes()
+    real_savez = np.savez
+
+    def dying_savez(fh, **arrays):
+        real_savez(fh, **arrays)
+        fh.truncate(100)
+        raise OSError("disk full")
+
+    monkeypatch.setattr(np, "savez", dying_savez)
+    disk_cache._write(path, rep, "dense", q)
+    assert path.read_bytes() == good
+    assert not [p for p in folder.iterdir() if p.suffix == ".tmp"]
+
+
+def _write_many(folder, times):
+    os.environ["CONSTRAINNET_CACHE_DIR"] = folder
+    rep = big_dense_rep()
+    q = np.asarray(equivariant_basis(rep))
+    key = disk_cache.exact_key(rep)
+    path = disk_cache._path(rep, "dense", key)
+    for _ in range(times):
+        disk_cache._write(path, rep, "dense", q, key=key)
+    return True
+
+
+@pytest.mark.slow
+def test_readers_never_see_a_torn_file(folder):
+    """Two processes rewrite one key over and over while this one reads: every read after the first write is whole."""
+    rep = big_dense_rep()
+    truth = np.asarray(equivariant_basis(rep))
+    (path,) = files(folder)
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(2) as pool:
+        writers = pool.starmap_async(_write_many, [(str(folder), 40), (str(folder), 40)])
+        reads = 0
+        while not writers.ready() or reads < 20:
+            got = disk_cache._read(path, rep, "dense")
+            assert got is not None and np.array_equal(got, truth)
+            reads += 1
+        assert writers.get() == [True, True]
+    assert len(files(folder)) == 1
+    assert not [p for p in folder.iterdir() if p.suffix == ".tmp"]
