@@ -2,6 +2,7 @@
 
 from .basis import Basis, BasisBlock, Projector
 from .blocks import LeafBlocks, block_structure
+from .budget import estimate_memory, memory_limit, set_memory_limit
 from .canonical import canonical_basis
 from .decompose import Component, Decomposition, decompose, decomposition_cache_clear, decomposition_cache_info
 from .dense import dense_basis
@@ -42,4 +43,7 @@ __all__ = [
     "leaf_basis",
     "cache_clear",
     "cache_info",
+    "estimate_memory",
+    "memory_limit",
+    "set_memory_limit",
 ]
