@@ -119,6 +119,19 @@ def test_solver_failure_is_exit_1(capsys):
     _assert_one_line_error(capsys.readouterr().err, "")
 
 
+def test_memory_limit_is_one_line_exit_1(capsys, monkeypatch):
+    # V**19 of SO(3) has 1.2e9 coordinates: the dense estimate (~1e20 bytes) exceeds any limit
+    assert main(["basis", "--group", "SO(3)", "V**19"]) == 1
+    _assert_one_line_error(capsys.readouterr().err, "dense strategy for V**19 (size 1162261467)")
+    from constrainnet.solver import cache_clear
+
+    cache_clear()  # a basis solved earlier in this process would be served without a solve
+    monkeypatch.setenv("CONSTRAINNET_MEMORY_LIMIT", "1M")
+    for argv in (["basis", "--group", "S(6)", "V**4"], ["basis", "--group", "S(6)", "V**4", "--explain"]):
+        assert main(argv) == 1
+        _assert_one_line_error(capsys.readouterr().err, "memory limit 1 MiB (1048576 bytes)")
+
+
 def test_console_script_module(tmp_path):
     ok = subprocess.run(
         [sys.executable, "-m", "constrainnet.cli", "basis", "--group", "O(3)", "V**2"], capture_output=True, text=True
