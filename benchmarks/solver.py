@@ -13,6 +13,7 @@ folder's bench_basis.py on the same case in a fresh process (the EMLP column
 then says "live").
 
 Run: python benchmarks/solver.py [--dense-max 4096] [--repeats 3] [--only S8] [--memory] [--emlp-python PATH]
+     python benchmarks/solver.py --decompose [--only SO3]   (the decomposition rows, see decomposition_table)
 (SO(3) V**4 >> V**4 has 6,561 dims: --dense-max 8192 times dense on it too, ~20 s.)
 """
 
@@ -108,6 +109,50 @@ def emlp_live(python: str, case: str) -> float | None:
     return None
 
 
+# -- decompositions ----------------------------------------------------------------
+def decomposition_cases():
+    """(name, rep) of the decomposition rows."""
+    from constrainnet.groups import O, Z
+
+    V3, VO3 = cn.V(SO(3)), cn.V(O(3))
+    return [
+        ("SO3 uniform_rep(384)", uniform_rep(384, SO(3))),
+        ("SO3 V**4", V3**4),
+        ("SO3 V**5", V3**5),
+        ("O3 V**4", VO3**4),
+        ("S6 V**3", cn.V(S(6)) ** 3),
+        ("P4M4 V**2", cn.V(P4M(4)) ** 2),
+        ("Z12 V**2", cn.V(Z(12)) ** 2),
+        ("SO2 V**6", cn.V(SO(2)) ** 6),
+    ]
+
+
+def decomposition_table(only: str = "") -> None:
+    """Seconds of ``rep.decompose()`` cold (empty caches) and cached, beside the cold ``rep >> rep`` basis."""
+    from constrainnet.solver import decompose, decomposition_cache_clear
+
+    header = f"{'case':<24} {'size':>6} {'types':>5} {'decompose s':>11} {'cached s':>9} {'rep>>rep s':>10} {'ratio':>6}"
+    print(header)
+    print("-" * len(header))
+    for name, rep in decomposition_cases():
+        if only not in name:
+            continue
+        cache_clear()
+        decomposition_cache_clear()
+        os.environ["CONSTRAINNET_CACHE_DIR"] = tempfile.mkdtemp(prefix="constrainnet-bench-")
+        t0 = time.perf_counter()
+        D = decompose(rep)
+        first = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        decompose(rep)
+        cached = time.perf_counter() - t0
+        cache_clear()
+        t0 = time.perf_counter()
+        equivariant_basis(rep >> rep)
+        hom = time.perf_counter() - t0
+        print(f"{name:<24} {rep.size:>6} {len(D.components):>5} {first:>11.4f} {cached:>9.6f} {hom:>10.4f} {first / hom:>5.1f}x", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dense-max", type=int, default=4096, help="largest rep size solved densely for the ratio")
@@ -115,7 +160,11 @@ def main() -> None:
     parser.add_argument("--only", default="", help="run cases whose name contains this")
     parser.add_argument("--memory", action="store_true", help="also report the peak memory of a cold solve (one more run)")
     parser.add_argument("--emlp-python", default="", help="python of an EMLP environment (setup.sh) to time EMLP live")
+    parser.add_argument("--decompose", action="store_true", help="time rep.decompose() instead (decomposition_table)")
     args = parser.parse_args()
+    if args.decompose:
+        decomposition_table(args.only)
+        return
     emlp = {}
     if EMLP_RESULTS.exists():
         for line in EMLP_RESULTS.read_text().splitlines():
