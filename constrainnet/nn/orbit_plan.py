@@ -41,8 +41,7 @@ def leaf_orbits(a: Rep, b: Rep) -> tuple[np.ndarray, np.ndarray] | None:
     size = a.size * b.size
     labels = np.full(size, -1, dtype=np.int64)
     values = np.zeros(size)
-    col = 0
-    for block in basis.blocks:
+    for block, columns in zip(basis.blocks, basis.block_columns):
         if not scipy.sparse.issparse(block.q):
             return None
         q = scipy.sparse.csc_matrix(block.q)
@@ -50,9 +49,8 @@ def leaf_orbits(a: Rep, b: Rep) -> tuple[np.ndarray, np.ndarray] | None:
         column = np.repeat(np.arange(k), np.diff(q.indptr))  # leaf basis column of each stored entry
         for c in range(copies):
             where = block.index[c, q.indices]
-            labels[where] = col + column * copies + c
+            labels[where] = columns[column, c]
             values[where] = q.data
-        col += block.dim
     # coordinates left at -1 lie in leaf blocks without invariants: W is zero there
     return labels, values
 

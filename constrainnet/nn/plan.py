@@ -12,7 +12,7 @@ __all__ = ["Component", "PairBasis", "LinearPlan", "components", "BASIS_FORMAT_V
 
 # Bumped whenever the canonical form or the column order of bases changes, so a
 # state_dict saved with another basis is refused instead of silently reloaded.
-BASIS_FORMAT_VERSION = 1
+BASIS_FORMAT_VERSION = 2
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,8 @@ import scipy.sparse
 
 from ..errors import RepMismatchError, SolverError
 from ..reps import Rep
+from .blocks import canonical_columns
+from .canonical import column_pivots
 
 __all__ = ["Basis", "Projector", "BasisBlock", "DENSE_EXPORT_MAX_ENTRIES"]
 
@@ -43,10 +45,11 @@ class BasisBlock:
 class Basis:
     r"""An orthonormal basis Q (size × r) of a rep's equivariant subspace, kept in blocks.
 
-    Column order: block by block (in order of first appearance of each
-    distinct leaf); inside a block, column ``k * copies + c`` is leaf basis
-    vector k placed on copy c. ``np.asarray(Q)`` gives the dense (size, r)
-    matrix; ``Q @ c`` and ``Q.T @ w`` work block by block.
+    Column order: the canonical one (:mod:`constrainnet.solver.canonical`),
+    the same whatever strategy solved it: the columns of all blocks sorted by
+    the coordinate of their pivot; :attr:`block_columns` says where leaf
+    basis vector k on copy c of each block went. ``np.asarray(Q)`` gives the
+    dense (size, r) matrix; ``Q @ c`` and ``Q.T @ w`` work block by block.
 
     Example:
         >>> import numpy as np, constrainnet as cn
@@ -64,6 +67,10 @@ class Basis:
         self._blocks = tuple(b for b in blocks if b.dim > 0)
         self._strategy = strategy
         self._dim = sum(b.dim for b in self._blocks)
+        if len(self._blocks) == 1 and self._blocks[0].index.shape[0] == 1:
+            self._columns = (np.arange(self._dim, dtype=np.int64)[:, None],)
+        else:
+            self._columns = tuple(canonical_columns([(column_pivots(b.q), b.index) for b in self._blocks]))
 
     @property
     def rep(self) -> Rep:
@@ -74,6 +81,11 @@ class Basis:
     def blocks(self) -> tuple[BasisBlock, ...]:
         """The leaf blocks with a non-empty basis."""
         return self._blocks
+
+    @property
+    def block_columns(self) -> tuple[np.ndarray, ...]:
+        """Per block, a (k, copies) int array: the column of Q holding leaf basis vector k on copy c."""
+        return self._columns
 
     @property
     def strategy(self) -> str:
@@ -97,13 +109,10 @@ class Basis:
         n, r = self.shape
         _check_dense(n * r, "Q")
         out = np.zeros((n, r))
-        col = 0
-        for b in self._blocks:
-            k, copies = b.q.shape[1], b.index.shape[0]
+        for b, columns in zip(self._blocks, self._columns):
             q = b.q.toarray() if scipy.sparse.issparse(b.q) else b.q
-            for kk in range(k):
-                out[b.index, col + kk * copies + np.arange(copies)[:, None]] = q[:, kk][None, :]
-            col += b.dim
+            for kk in range(q.shape[1]):
+                out[b.index, columns[kk][:, None]] = q[:, kk][None, :]
         return out if dtype is None else out.astype(dtype)
 
     def __matmul__(self, coeffs: Any) -> np.ndarray:
@@ -113,13 +122,11 @@ class Basis:
             raise RepMismatchError(f"Q @ c: expected c of shape ({self._dim},) or ({self._dim}, batch), got {c.shape}")
         batch = c.shape[1:]
         out = np.zeros((self._rep.size,) + batch)
-        col = 0
-        for b in self._blocks:
-            k, copies = b.q.shape[1], b.index.shape[0]
-            part = c[col : col + b.dim].reshape(k, -1)  # (k, copies * batch)
+        for b, columns in zip(self._blocks, self._columns):
+            k, copies = columns.shape
+            part = c[columns].reshape(k, -1)  # (k, copies * batch)
             values = np.asarray(b.q @ part).reshape((b.q.shape[0], copies) + batch)
             out[b.index] = np.moveaxis(values, 1, 0)  # (copies, leaf, *batch)
-            col += b.dim
         return out
 
     @property
@@ -133,12 +140,12 @@ class Basis:
         n = self._rep.size
         if x.ndim not in (1, 2) or x.shape[0] != n:
             raise RepMismatchError(f"Q.T @ w: expected w of shape ({n},) or ({n}, batch), got {x.shape}")
-        parts = []
-        for b in self._blocks:
+        out = np.zeros((self._dim,) + x.shape[1:])
+        for b, columns in zip(self._blocks, self._columns):
             vals = np.moveaxis(x[b.index], 0, 1)  # (leaf, copies, *batch)
             coef = np.asarray(b.q.T @ vals.reshape(vals.shape[0], -1))
-            parts.append(coef.reshape((b.dim,) + x.shape[1:]))
-        return np.concatenate(parts) if parts else np.zeros((0,) + x.shape[1:])
+            out[columns] = coef.reshape(columns.shape + x.shape[1:])
+        return out
 
     def __repr__(self) -> str:
         return f"Basis({self._rep!r}, shape={self.shape}, strategy={self._strategy!r}, blocks={len(self._blocks)})"

@@ -17,7 +17,7 @@ import numpy as np
 from ..reps import HomRep, Rep, SumRep, dual, hom, tensor
 from ..reps.composite import _KronRep
 
-__all__ = ["LeafBlocks", "block_structure", "has_block_structure"]
+__all__ = ["LeafBlocks", "block_structure", "canonical_columns", "has_block_structure"]
 
 
 @dataclass(frozen=True)
@@ -95,3 +95,39 @@ def block_structure(rep: Rep) -> list[LeafBlocks]:
         index.setflags(write=False)
         result.append(LeafBlocks(leaf, index))
     return result
+
+
+def canonical_columns(blocks: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
+    """Where each column of a block basis goes in the canonical column order.
+
+    A direct sum's equivariant subspace is the sum of its leaf blocks'
+    subspaces, on disjoint coordinates, so its canonical basis
+    (:mod:`constrainnet.solver.canonical`) is made of the leaves' canonical
+    bases placed on each copy, with the columns sorted by the coordinate of
+    their pivot in the whole rep (each copy's coordinates increase with the
+    leaf's). Only a permutation of the columns: no product with the basis.
+
+    Args:
+        blocks: per block, ``(pivots, index)``: the (k,) pivot of each leaf
+            basis column in the leaf, and the (copies, leaf.size) coordinates.
+
+    Returns:
+        Per block, a (k, copies) int64 array: the column of the whole basis
+        holding leaf column k on copy c.
+
+    Example:
+        >>> import numpy as np
+        >>> a = (np.array([0]), np.array([[0, 1], [4, 5]]))   # one column, two copies at 0..1 and 4..5
+        >>> b = (np.array([0, 1]), np.array([[2, 3]]))        # two columns, one copy at 2..3
+        >>> [c.tolist() for c in canonical_columns([a, b])]
+        [[[0, 3]], [[1], [2]]]
+    """
+    keys = [index[:, pivots].T for pivots, index in blocks]  # (k, copies): coordinate of each column's pivot
+    flat = np.concatenate([k.reshape(-1) for k in keys]) if keys else np.zeros(0, dtype=np.int64)
+    rank = np.empty(len(flat), dtype=np.int64)
+    rank[np.argsort(flat, kind="stable")] = np.arange(len(flat))
+    out, start = [], 0
+    for k in keys:
+        out.append(rank[start : start + k.size].reshape(k.shape))
+        start += k.size
+    return out

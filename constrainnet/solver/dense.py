@@ -2,6 +2,13 @@
 
 The reference every other strategy is tested against, and the solver of the
 small leaf blocks that the block strategy reduces a rep to.
+
+For a small finite group acting on a large rep without permuting its
+coordinates (C(n), D(n), custom matrix groups) the nullspace is read from the
+group average P = (1/|G|) Σ_g ρ(g) instead, the projector onto the
+invariants: |G| dense products where the constraints' eigensolve costs
+O(N³), and no eigensolve when the invariants are all or nothing (C(2) = {±I}
+on tensors of even or odd order). See :func:`group_average_basis`.
 """
 
 from __future__ import annotations
@@ -10,11 +17,20 @@ import numpy as np
 import scipy.linalg
 import scipy.sparse
 
-from ..errors import SolverError
+from ..errors import GroupError, SolverError
 from ..reps import Rep
-from .canonical import canonical_basis
+from .canonical import canonical_basis, canonical_basis_of_projector
 
-__all__ = ["dense_basis", "constraint_matrix", "NULL_RTOL", "CERTIFY_RTOL", "DENSE_MAX_SIZE"]
+__all__ = [
+    "dense_basis",
+    "constraint_matrix",
+    "group_average_basis",
+    "NULL_RTOL",
+    "CERTIFY_RTOL",
+    "DENSE_MAX_SIZE",
+    "AVERAGE_MIN_SIZE",
+    "AVERAGE_MAX_ORDER",
+]
 
 # A singular value at most NULL_RTOL × the largest counts as zero. Constraints
 # are scaled to unit size, so exact-nullspace directions sit at ~1e-15·sqrt(N).
@@ -31,6 +47,15 @@ GRAM_NULL_RTOL = 1e-11
 DENSE_CONSTRAINTS_MAX_SIZE = 128
 # Above this size the O(N³) dense solve takes minutes: refuse with a clear error.
 DENSE_MAX_SIZE = 8192
+# The group average replaces the eigensolve from this size on (below it the
+# eigensolve of the constraints takes milliseconds) ...
+AVERAGE_MIN_SIZE = 256
+# ... for finite groups of at most this many elements, and at most N / 8 of
+# them: |G| products of N² entries then cost less than the N³ eigensolve.
+AVERAGE_MAX_ORDER = 512
+# A group average must reproduce the constraints to this residual (relative to
+# the generator's size), else the eigensolve path is taken instead.
+AVERAGE_CERTIFY_RTOL = 1e-9
 
 
 def constraint_matrix(rep: Rep) -> scipy.sparse.csr_matrix:
@@ -124,7 +149,9 @@ def dense_basis(rep: Rep) -> np.ndarray:
     Gram matrix MᵀM of the stacked constraints M, kept only when it certifies
     itself on M; otherwise by a QR of M followed by an SVD of the (N, N)
     triangular factor, with a relative rank cut-off. The basis is then
-    brought to canonical form.
+    brought to canonical form. A small finite group on a rep of at least
+    :data:`AVERAGE_MIN_SIZE` coordinates takes the group average instead
+    (:func:`group_average_basis`), with the same canonical result.
 
     Args:
         rep: any rep of size at most :data:`DENSE_MAX_SIZE`.
@@ -141,6 +168,9 @@ def dense_basis(rep: Rep) -> np.ndarray:
         raise SolverError(
             f"dense strategy: expected a rep of size at most {DENSE_MAX_SIZE}, got {rep!r} of size {n}"
         )
+    averaged = group_average_basis(rep) if _prefers_average(rep) else None
+    if averaged is not None:
+        return averaged
     m = constraint_matrix(rep)
     if m.shape[0] == 0:
         q0 = np.eye(n)
@@ -149,5 +179,71 @@ def dense_basis(rep: Rep) -> np.ndarray:
         if q0 is None:
             q0 = _svd_nullspace(m, rep)
     q, _ = canonical_basis(q0)
+    q.setflags(write=False)
+    return q
+
+
+def _prefers_average(rep: Rep) -> bool:
+    """A finite group without permutation generators, |G| ≤ min(AVERAGE_MAX_ORDER, N / 8), N ≥ AVERAGE_MIN_SIZE."""
+    n, G = rep.size, rep.G
+    if n < AVERAGE_MIN_SIZE or not G.is_finite or G.num_discrete_generators == 0 or G.permutations is not None:
+        return False
+    try:
+        order = len(G.elements(max_order=min(AVERAGE_MAX_ORDER, n // 8)))
+    except GroupError:
+        return False
+    return order <= n // 8
+
+
+def group_average_basis(rep: Rep) -> np.ndarray | None:
+    r"""The canonical basis of the invariants of a finite group's rep from the group average, or None.
+
+    P = (1/|G|) Σ_g ρ(g) is a projector onto the invariant vectors (P² = P,
+    orthogonal when ρ is); its trace is their dimension r. r = 0 and r = N
+    need nothing more; otherwise the pivots and basis are read from P
+    (:func:`~constrainnet.solver.canonical.canonical_basis_of_projector`).
+    The result is certified on the generators: every (ρ(h) − I) q, relative
+    to ‖ρ(h)‖, is at most :data:`AVERAGE_CERTIFY_RTOL`.
+
+    Args:
+        rep: a rep of a finite group (enumerable elements).
+
+    Returns:
+        A read-only (N, r) array, the same as the constraint solve gives; or
+        None when the group cannot be enumerated within
+        :data:`AVERAGE_MAX_ORDER` elements or the result does not certify
+        (the caller then solves the constraints).
+
+    Example:
+        >>> import constrainnet as cn
+        >>> from constrainnet.groups import C
+        >>> V = cn.V(C(2))
+        >>> group_average_basis(V**2 >> V**2).shape, group_average_basis(V >> V**2).shape
+        ((16, 16), (8, 0))
+    """
+    G = rep.G
+    try:
+        elements = G.elements(max_order=AVERAGE_MAX_ORDER)
+    except GroupError:
+        return None
+    n = rep.size
+    p = np.zeros((n, n))
+    for g in elements:
+        p += rep.rho(g)
+    p /= len(elements)
+    trace = float(np.trace(p))
+    rank = int(round(trace))
+    if abs(trace - rank) > 1e-6:
+        return None
+    try:
+        q, _ = canonical_basis_of_projector(p, rank)
+    except SolverError:
+        return None
+    for h in G.discrete_generators:
+        rho = rep.rho(h)
+        scale = max(1.0, float(np.abs(rho).sum(axis=1).max()))
+        if q.size and float(np.abs(rho @ q - q).max()) > AVERAGE_CERTIFY_RTOL * scale:
+            return None
+    q = np.ascontiguousarray(q)
     q.setflags(write=False)
     return q

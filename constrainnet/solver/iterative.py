@@ -18,7 +18,7 @@ unknowns, and the remaining equations on M_λ are solved densely for small
 blocks and by conjugate-gradient projection for large ones
 (:mod:`constrainnet.solver.intertwiners`). Mapped back, the columns are
 orthonormal; they are brought to the canonical form of
-:mod:`constrainnet.solver.canonical` by a blocked pivot search, and the basis
+:mod:`constrainnet.solver.canonical` (a blocked pivot search), and the basis
 is certified on the original generators: every constraint's residual,
 relative to the generator's size, is at most :data:`RESIDUAL_RTOL`, or
 :class:`~constrainnet.errors.SolverError` is raised with the residual and
@@ -39,8 +39,8 @@ from ..errors import SolverError
 from ..reps import Rep, ScalarRep, tensor
 from ..reps.composite import _KronRep
 from .casimir import max_row_sum, normalizes_algebra, orthonormal_algebra, paired_clusters
+from .canonical import canonical_basis
 from .intertwiners import BlockEquations, cg_nullspace, dense_nullspace
-from .pivots import canonical_basis_blocked
 
 __all__ = [
     "ITERATIVE_MIN_SIZE",
@@ -333,7 +333,7 @@ def iterative_basis(rep: Rep, *, dense_block_max: int = BLOCK_DENSE_MAX) -> np.n
         w = block.left @ (m @ block.right.T)
         pieces.append(w.reshape(len(w), -1))
     q0 = np.concatenate(pieces).T if pieces else np.zeros((rep.size, 0))
-    q, _ = canonical_basis_blocked(q0)
+    q, _ = canonical_basis(q0)
     _certify(rep, q, gap)
     q.setflags(write=False)
     return q

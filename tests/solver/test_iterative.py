@@ -13,8 +13,7 @@ from hypothesis import strategies as st
 import constrainnet as cn
 from constrainnet.errors import SolverError
 from constrainnet.groups import O, SO, Group, Lorentz, S, Subgroup
-from constrainnet.solver import canonical_basis, equivariant_basis, equivariant_projector, select_strategy
-from constrainnet.solver import pivots
+from constrainnet.solver import equivariant_basis, equivariant_projector, select_strategy
 from constrainnet.solver.dense import dense_basis
 from constrainnet.solver.explain import explain
 from constrainnet.solver.iterative import ITERATIVE_MIN_SIZE, halves, iterative_basis, iterative_plan, supports_iterative
@@ -224,27 +223,3 @@ def test_the_result_goes_to_the_disk_cache(_private_disk_cache):
     cn.solver.cache_clear()
     equivariant_basis(rep, strategy="iterative")
     assert list(_private_disk_cache.glob(f"*{rep.digest:016x}-iterative.npz"))
-
-
-@st.composite
-def _orthonormal_bases(draw):
-    n = draw(st.integers(1, 40))
-    r = draw(st.integers(0, n))
-    rng = np.random.default_rng(draw(st.integers(0, 2**31 - 1)))
-    m = rng.standard_normal((n, r))
-    # coordinates outside the subspace's support, as invariant tensors have
-    m[draw(st.lists(st.integers(0, n - 1), max_size=n - r, unique=True))] = 0.0
-    return np.linalg.qr(m)[0]
-
-
-@given(q0=_orthonormal_bases(), block=st.integers(1, 9))
-def test_blocked_canonical_form_equals_the_reference(q0, block):
-    old = pivots.ROW_BLOCK
-    pivots.ROW_BLOCK = block  # many row blocks, pivots on their borders
-    try:
-        q, piv = pivots.canonical_basis_blocked(q0)
-    finally:
-        pivots.ROW_BLOCK = old
-    q_ref, piv_ref = canonical_basis(q0)
-    assert piv.tolist() == piv_ref.tolist()
-    assert_close(q, q_ref, what="blocked canonical form")
