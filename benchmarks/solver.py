@@ -28,8 +28,10 @@ import time
 import tracemalloc
 from pathlib import Path
 
+import numpy as np
+
 import constrainnet as cn
-from constrainnet.groups import P4M, S, SO
+from constrainnet.groups import C, Group, P4M, S, SO
 from constrainnet.nn import uniform_rep
 from constrainnet.solver import cache_clear, equivariant_basis
 
@@ -53,6 +55,12 @@ def cases():
         W = cn.V(S(n))
         out.append((f"S{n}:V**2>>V**2", "V**2>>V**2", W**2 >> W**2, f"S{n}:V**2>>V**2"))
         out.append((f"S{n}:V**3>>V", "V**3>>V", W**3 >> W, f"S{n}:V**3>>V"))
+    # finite groups that do not permute coordinates, with large invariant spaces (the group-average path)
+    u2 = uniform_rep(256, C(2))
+    out.append(("C2:uniform_rep(256)>>uniform_rep(256)", "uniform_rep(256)>>same (r = 32,768)", u2 >> u2, None))
+    sp2 = Group(discrete_generators=[np.array([[0.0, -1.0], [1.0, 1.0]])], name="Sp(2)>Z6")  # order 6, not orthogonal
+    usp = uniform_rep(256, sp2)
+    out.append(("Sp2(Z6):uniform_rep(256)>>uniform_rep(256)", "uniform_rep(256)>>same, custom symplectic generator", usp >> usp, None))
     P = cn.V(P4M(32))
     out.append(("P4M32:V>>V", "V>>V (1,048,576 dims)", P >> P, None))
     P = cn.V(P4M(64))
