@@ -56,7 +56,8 @@ def in_order_pivots(rows: np.ndarray, atol: float, limit: int | None = None) -> 
     """
     n, c = rows.shape
     limit = min(n, c) if limit is None else min(limit, n, c)
-    work = np.array(rows, dtype=np.float64)  # residuals, updated in place
+    work = np.zeros((0, c))  # residuals of the current row block, updated in place
+    offset = 0  # the row of ``rows`` that row 0 of ``work`` is
     directions = np.zeros((limit, c))  # orthonormal rows spanning the pivot rows found so far
     pivots: list[int] = []
     atol2 = atol * atol
@@ -73,7 +74,7 @@ def in_order_pivots(rows: np.ndarray, atol: float, limit: int | None = None) -> 
             t += int(candidates[0])
             u = block[t] / np.sqrt(norms2[t])
             directions[len(pivots)] = u
-            pivots.append(lo + t)
+            pivots.append(offset + lo + t)
             tail = block[t + 1 :]
             tail -= np.outer(tail @ u, u)
             norms2[t + 1 :] = np.einsum("ij,ij->i", tail, tail)
@@ -104,9 +105,9 @@ def in_order_pivots(rows: np.ndarray, atol: float, limit: int | None = None) -> 
         if len(pivots) == limit:
             break
         end = min(begin + ROW_BLOCK, n)
+        work, offset = np.array(rows[begin:end], dtype=np.float64), begin
         if pivots:
             found = directions[: len(pivots)]
-            block = work[begin:end]
-            block -= (block @ found.T) @ found
-        search(begin, end)
+            work -= (work @ found.T) @ found
+        search(0, end - begin)
     return np.array(pivots, dtype=np.int64)
