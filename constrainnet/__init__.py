@@ -12,7 +12,16 @@ Example:
 """
 
 from . import datasets, groups, nn, reps, solver, symmetry, testing, train
-from .errors import ConstrainnetError, GroupError, ParseError, RepError, RepMismatchError, SolverError
+from .errors import (
+    ConstrainnetError,
+    DeviceError,
+    DtypeError,
+    GroupError,
+    ParseError,
+    RepError,
+    RepMismatchError,
+    SolverError,
+)
 from .reps import PseudoScalar, Rep, Scalar, T, V
 from .solver import cache_clear, equivariant_basis, equivariant_projector
 
@@ -36,6 +45,8 @@ __all__ = [
     "equivariant_projector",
     "cache_clear",
     "ConstrainnetError",
+    "DeviceError",
+    "DtypeError",
     "GroupError",
     "ParseError",
     "RepError",
