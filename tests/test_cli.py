@@ -123,9 +123,10 @@ def test_memory_limit_is_one_line_exit_1(capsys, monkeypatch):
     # V**19 of SO(3) has 1.2e9 coordinates: the dense estimate (~1e20 bytes) exceeds any limit
     assert main(["basis", "--group", "SO(3)", "V**19"]) == 1
     _assert_one_line_error(capsys.readouterr().err, "dense strategy for V**19 (size 1162261467)")
-    from constrainnet.solver import cache_clear
+    from constrainnet.solver import cache_clear, set_memory_limit
 
     cache_clear()  # a basis solved earlier in this process would be served without a solve
+    set_memory_limit(None)  # an explicit limit left by another test would win over the environment
     monkeypatch.setenv("CONSTRAINNET_MEMORY_LIMIT", "1M")
     for argv in (["basis", "--group", "S(6)", "V**4"], ["basis", "--group", "S(6)", "V**4", "--explain"]):
         assert main(argv) == 1
