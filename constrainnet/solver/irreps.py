@@ -21,8 +21,10 @@ rules make the realisation canonical:
    So isomorphic pieces give the same matrices, up to rounding;
 2. the *registry*: per group value, the first piece of each type met in this
    process fixes π_k (its cyclic form). A later piece is matched to the known
-   types of its dimension and commutant by solving Hom(piece, π_k) densely —
-   a non-zero intertwiner means the same type — and is then rotated by that
+   types of its dimension, commutant and character fingerprint (traces are
+   invariants: a different fingerprint is a different type, with no solve)
+   by solving Hom(piece, π_k) densely — a non-zero intertwiner means the
+   same type — and is then rotated by that
    intertwiner onto π_k exactly. Because of rule 1, which rep met a type
    first changes π_k only at rounding level (~1e-10), never its form.
 
@@ -83,6 +85,15 @@ HOM_GRAM_RTOL = 1e-11
 CYCLIC_MATCH_ATOL = 1e-6
 # The number of fixed group elements whose traces form the fingerprint.
 FINGERPRINT_SIZE = 8
+# Two fingerprints (traces of orthogonal d × d matrices, exact to ~1e-13 d)
+# differing by more than this times d belong to different types: traces are
+# invariants, so only types whose fingerprints agree are tested by a Hom solve.
+FINGERPRINT_ATOL = 1e-7
+# Imaginary units from spanning elements: singular values of their antisymmetric
+# parts below this (relative) are rounding; the units commute with π to UNIT_ATOL
+# (relative to the generators; float64 products are exact to ~1e-13).
+UNIT_RTOL = 1e-8
+UNIT_ATOL = 1e-9
 
 _LOCK = threading.Lock()
 _REGISTRY: dict[Group, list["IrrepType"]] = {}
@@ -300,16 +311,43 @@ def hom_basis(pi_a: list[np.ndarray], pi_b: list[np.ndarray]) -> np.ndarray:
     return vt[null].reshape(-1, p, q)
 
 
-def commutant_units(pi: list[np.ndarray], c: int) -> np.ndarray:
-    """An orthonormal basis of the commutant of an irreducible: I, then canonical imaginary units (uᵀ = −u, u² = −I)."""
+def commutant_units(pi: list[np.ndarray], c: int, spanning: np.ndarray | None = None) -> np.ndarray:
+    """An orthonormal basis of the commutant of an irreducible: I, then canonical imaginary units (uᵀ = −u, u² = −I).
+
+    Args:
+        pi: the irreducible's generator matrices, each (d, d).
+        c: the dimension of its commutant (1, 2 or 4).
+        spanning: optional (k, d, d) elements that span the commutant (such
+            as compressions of random commutant elements of the rep the
+            piece came from). Given, the imaginary units are the span of
+            their antisymmetric parts, checked to commute with ``pi`` (no
+            (d² × d²) solve); else the commutant is solved by :func:`hom_basis`.
+
+    Raises:
+        SolverError: the commutant found has another dimension than ``c``, or
+            a unit from ``spanning`` does not commute with ``pi``.
+    """
     d = pi[0].shape[0] if pi else 1
-    basis = hom_basis(pi, pi)
-    if len(basis) != c:
-        raise SolverError(f"irreducible piece: expected a commutant of dimension {c}, got {len(basis)}")
-    flat = basis.reshape(len(basis), -1)
-    eye = np.eye(d).reshape(-1) / np.sqrt(d)
-    imag = flat - np.outer(flat @ eye, eye)
-    _, s, vt = np.linalg.svd(imag, full_matrices=False)
+    if c == 1 and spanning is not None:
+        return np.eye(d)[None]
+    if spanning is not None:
+        imag = (0.5 * (spanning - np.swapaxes(spanning, 1, 2))).reshape(len(spanning), -1)
+        _, s, vt = np.linalg.svd(imag, full_matrices=False)
+        if len(s) < c - 1 or s[c - 2] <= UNIT_RTOL * max(float(s[0]), 1e-300) or (len(s) >= c and s[c - 1] > UNIT_RTOL * float(s[0])):
+            raise SolverError(f"irreducible piece: expected a commutant of dimension {c}, got singular values {np.round(s, 6).tolist()}")
+        for u in vt[: c - 1]:
+            u = u.reshape(d, d)
+            worst = max((float(np.abs(x @ u - u @ x).max()) / max(1.0, float(np.abs(x).max())) for x in pi), default=0.0)
+            if worst > UNIT_ATOL:
+                raise SolverError(f"irreducible piece: expected imaginary units commuting with π, got a residual {worst:.3g} (tolerance {UNIT_ATOL:g})")
+    else:
+        basis = hom_basis(pi, pi)
+        if len(basis) != c:
+            raise SolverError(f"irreducible piece: expected a commutant of dimension {c}, got {len(basis)}")
+        flat = basis.reshape(len(basis), -1)
+        eye = np.eye(d).reshape(-1) / np.sqrt(d)
+        imag = flat - np.outer(flat @ eye, eye)
+        _, s, vt = np.linalg.svd(imag, full_matrices=False)
     imag = vt[: c - 1].T if c > 1 else np.zeros((d * d, 0))
     imag, _ = canonical_basis(imag)
     units = np.concatenate([np.eye(d)[None], (imag.T * np.sqrt(d)).reshape(c - 1, d, d)])
@@ -346,7 +384,7 @@ def _angular_momentum(G: Group, casimir: float, parity_sign: float | None) -> tu
 
 # -- identification ----------------------------------------------------------------------
 def identify(G: Group, pi_generators: np.ndarray, pi_algebra: np.ndarray, casimir: float,
-             parity_sign: float | None, c: int) -> tuple[IrrepType, np.ndarray]:
+             parity_sign: float | None, c: int, spanning: np.ndarray | None = None) -> tuple[IrrepType, np.ndarray]:
     """The type of an irreducible piece, and the orthogonal T that rotates the piece onto π_k.
 
     Args:
@@ -356,6 +394,10 @@ def identify(G: Group, pi_generators: np.ndarray, pi_algebra: np.ndarray, casimi
         casimir: the piece's Casimir eigenvalue (0 without a Lie algebra).
         parity_sign: the trace of π(−I) for O(3), else None.
         c: the dimension of the piece's commutant.
+        spanning: optional (k, d, d) elements spanning the piece's commutant
+            (compressions of random commutant elements): a new type's units
+            are taken from them instead of a (d² × d²) solve
+            (:func:`commutant_units`).
 
     Returns:
         ``(type, T)`` with T orthogonal (d, d) and π(x) T = T π_k(x) for every generator x,
@@ -373,11 +415,14 @@ def identify(G: Group, pi_generators: np.ndarray, pi_algebra: np.ndarray, casimi
     cyc_gens = np.einsum("ji,ajk,kl->ail", b, pi_generators, b) if len(pi_generators) else pi_generators
     cyc_alg = np.einsum("ji,ajk,kl->ail", b, pi_algebra, b) if len(pi_algebra) else pi_algebra
     cyc = list(cyc_gens) + list(cyc_alg)
+    prints = np.array(fingerprint(G, np.asarray(pi_generators), np.asarray(pi_algebra)))
     with _LOCK:
         known = _REGISTRY.setdefault(G, [])
         for t in known:
             if t.dim != d or len(t.units) != c:
                 continue
+            if float(np.abs(prints - np.array(t.fingerprint)).max()) > FINGERPRINT_ATOL * d:
+                continue  # different characters: not isomorphic, no solve needed
             ref = list(t.pi_generators) + list(t.pi_algebra)
             h = hom_basis(gens, ref)  # π T = T π_k
             if len(h) == 0:
@@ -393,7 +438,8 @@ def identify(G: Group, pi_generators: np.ndarray, pi_algebra: np.ndarray, casimi
             tmat *= np.sqrt(d) / np.linalg.norm(tmat)
             return t, tmat
         l, parity = _angular_momentum(G, casimir, parity_sign)
-        units = commutant_units(cyc, c)
+        cyc_spanning = None if spanning is None else np.einsum("ji,ajk,kl->ail", b, spanning, b)
+        units = commutant_units(cyc, c, cyc_spanning)
         t = IrrepType(G, cyc_gens, cyc_alg, units, casimir, l, parity, serial=len(known))
         known.append(t)
         return t, b

@@ -188,9 +188,10 @@ def _split(pieces: list[np.ndarray], sym_w: list[np.ndarray], scales: list[float
     return done
 
 
-def _commutant_dim(p: np.ndarray, ws: list[np.ndarray], scales: list[float]) -> int:
-    d = p.shape[1]
-    anti = np.stack([(lambda x: (x - x.T).ravel() / (2 * s))(p.T @ w @ p) for w, s in zip(ws, scales)])
+def _commutant_dim(compressed: np.ndarray, scales: list[float]) -> int:
+    """c from the compressions Pᵀ Wⱼ P (k, d, d) of the random commutant elements to an irreducible piece."""
+    d = compressed.shape[1]
+    anti = np.stack([(x - x.T).ravel() / (2 * s) for x, s in zip(compressed, scales)])
     sv = np.linalg.svd(anti, compute_uv=False)
     c = 1 + int(np.sum(sv > RANK_RTOL * max(1.0, float(sv[0]) if len(sv) else 0.0))) if d > 1 else 1
     if c not in COMMUTANT_NAMES:
@@ -318,8 +319,9 @@ def decompose_leaf(leaf: Rep) -> LeafDecomposition:
     found: list[tuple[IrrepType, list[np.ndarray]]] = []
     for cls in classes:
         p = cls[0]
-        c = _commutant_dim(p, ws, scales)
-        t, tmat = identify(G, *piece_invariants(p, ops), c=c)
+        compressed = np.stack([p.T @ w @ p for w in ws])
+        c = _commutant_dim(compressed, scales)
+        t, tmat = identify(G, *piece_invariants(p, ops), c=c, spanning=compressed)
         if any(t is other for other, _ in found):
             raise SolverError(f"decompose: two classes of pieces of {leaf!r} were identified as one type {t!r}")
         found.append((t, [b @ tmat for b in cls]))
