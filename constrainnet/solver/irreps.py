@@ -146,8 +146,17 @@ class IrrepType:
 
     @property
     def sort_key(self) -> tuple:
-        """(dim, commutant dimension, rounded fingerprint): the order of components, independent of the order met."""
-        return (self.dim, len(self.units), tuple(round(float(x), 6) + 0.0 for x in self.fingerprint))
+        """(dim, commutant dimension, rounded fingerprint, rounded π_k): the order of components, independent
+        of the order met. Types whose fingerprints agree (P4M(4) has three 2-dimensional types with zero traces
+        at every fingerprint element) are ordered by their canonical matrices (the cyclic form), which differ
+        between non-isomorphic types."""
+        matrices = np.concatenate([self.pi_generators.ravel(), self.pi_algebra.ravel()])
+        return (
+            self.dim,
+            len(self.units),
+            tuple(round(float(x), 6) + 0.0 for x in self.fingerprint),
+            tuple(round(float(x), 6) + 0.0 for x in matrices),
+        )
 
     @property
     def label(self) -> str:
