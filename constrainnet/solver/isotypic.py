@@ -81,6 +81,9 @@ RANK_RTOL = 1e-8
 COPY_RTOL = 1e-6
 # Certification: float64 products of orthogonal matrices are exact to ~1e-13.
 CERTIFY_ATOL = 1e-9
+# Generators with at most this many non-zeros per row on average (permutation
+# and signed permutation reps have 1) are applied as sparse matrices.
+SPARSE_APPLY_NNZ = 4
 # ρ(h) is orthogonal and dρ(A) antisymmetric to this (relative) accuracy.
 ORTHOGONAL_ATOL = 1e-9
 
@@ -170,22 +173,33 @@ def _coordinate_blocks(n: int, gens: list[np.ndarray], alg: list[np.ndarray]) ->
     """The finest split of the coordinates into sets whose spans every ρ(h) and dρ(A) maps into themselves.
 
     The connected components of the graph with an edge i — j wherever some
-    generator has a non-zero (i, j) entry, as (n, kᵢ) coordinate columns in
-    order of each set's first coordinate. A permutation rep splits into its
+    generator has a non-zero (i, j) entry, as index arrays in order of each
+    set's first coordinate. A permutation rep splits into its
     orbits (Z(12) V**2: twelve orbits of 12 instead of one block of 144), so
     Dixon's eigensolves run on the orbits; a dense rep such as SO(3) V**k is
     one set.
     """
     mats = gens + alg
     if not mats:
-        return [np.eye(n)]
+        return [np.arange(n)]
     pattern = np.zeros((n, n), dtype=bool)
     for r in mats:
         pattern |= r != 0
     _, labels = scipy.sparse.csgraph.connected_components(scipy.sparse.csr_matrix(pattern), directed=False)
     _, first = np.unique(labels, return_index=True)
-    eye = np.eye(n)
-    return [eye[:, labels == labels[i]] for i in np.sort(first)]
+    return [np.flatnonzero(labels == labels[i]) for i in np.sort(first)]
+
+
+def _split_blocks(n: int, blocks: list[np.ndarray], sym_w: list[np.ndarray], scales: list[float]) -> list[np.ndarray]:
+    """:func:`_split` on each coordinate block (compressions by indexing), pieces embedded as (n, d) columns."""
+    done = []
+    for idx in blocks:
+        local = [s[np.ix_(idx, idx)] for s in sym_w]
+        for p in _split([np.eye(len(idx))], local, scales):
+            full = np.zeros((n, p.shape[1]))
+            full[idx] = p
+            done.append(full)
+    return done
 
 
 def _split(pieces: list[np.ndarray], sym_w: list[np.ndarray], scales: list[float]) -> list[np.ndarray]:
@@ -226,13 +240,14 @@ def _commutant_dim(compressed: np.ndarray, scales: list[float]) -> int:
 def _align(pieces: list[np.ndarray], ws: list[np.ndarray], scales: list[float]) -> list[list[np.ndarray]]:
     """Group isomorphic pieces and rotate each onto the first of its class (same matrices)."""
     classes: list[list[np.ndarray]] = []
+    images: list[list[np.ndarray]] = []  # Wⱼ P₁ / scaleⱼ for each class's first piece P₁
     for p in pieces:
         d = p.shape[1]
-        for cls in classes:
+        for cls, wm in zip(classes, images):
             master = cls[0]
             if master.shape[1] != d:
                 continue
-            ys = [p.T @ w @ master / s for w, s in zip(ws, scales)]
+            ys = [p.T @ x for x in wm]
             norms = [float(np.linalg.norm(y)) for y in ys]
             j = int(np.argmax(norms))
             if norms[j] <= ISO_RTOL:
@@ -244,6 +259,7 @@ def _align(pieces: list[np.ndarray], ws: list[np.ndarray], scales: list[float]) 
             break
         else:
             classes.append([p])
+            images.append([w @ p / s for w, s in zip(ws, scales)])
     return classes
 
 
@@ -295,24 +311,39 @@ def piece_invariants(p: np.ndarray, ops: tuple) -> tuple[np.ndarray, np.ndarray,
 
 
 def certify(leaf: Rep, u: np.ndarray, comps: list[tuple[IrrepType, int]], gens: list[np.ndarray], alg: list[np.ndarray]) -> None:
+    """Check UᵀU = I and ρ(x) U = U (⊕ₖ I_{mₖ} ⊗ πₖ(x)) on every generator x, else raise.
+
+    With UᵀU = I (to rounding) the second is Uᵀρ(x)U = ⊕ₖ I_{mₖ} ⊗ πₖ(x). It
+    is checked column block by column block: U_k (n, mₖ dₖ) times the block
+    form is a reshape times πₖ, O(n² dₖ) instead of a dense (n × n) product,
+    and ρ(x) U is a sparse product when ρ(x) is a permutation-like matrix.
+    """
     n = leaf.size
     worst = float(np.abs(u.T @ u - np.eye(n)).max())
     for which, mats in (("pi_generators", gens), ("pi_algebra", alg)):
         for i, r in enumerate(mats):
-            expected = np.zeros((n, n))
+            ru = _apply(r, u)
+            scale = max(1.0, float(np.abs(r).max()))
             at = 0
             for t, m in comps:
                 pi = getattr(t, which)[i]
-                for _ in range(m):
-                    expected[at : at + t.dim, at : at + t.dim] = pi
-                    at += t.dim
-            scale = max(1.0, float(np.abs(r).max()))
-            worst = max(worst, float(np.abs(u.T @ r @ u - expected).max()) / scale)
+                width = m * t.dim
+                block = u[:, at : at + width].reshape(n, m, t.dim) @ pi
+                worst = max(worst, float(np.abs(ru[:, at : at + width] - block.reshape(n, width)).max()) / scale)
+                at += width
     if worst > CERTIFY_ATOL:
         raise SolverError(
-            f"decompose: cannot certify the decomposition of {leaf!r}: residual of Uᵀρ U against the block form "
+            f"decompose: cannot certify the decomposition of {leaf!r}: residual of ρ U against U times the block form "
             f"{worst:.3g}, expected ≤ {CERTIFY_ATOL:g}"
         )
+
+
+def _apply(r: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """r @ x, through a sparse matrix when r has at most a few non-zeros per row (permutation reps)."""
+    n = r.shape[0]
+    if np.count_nonzero(r) <= SPARSE_APPLY_NNZ * n:
+        return np.asarray(scipy.sparse.csr_matrix(r) @ x)
+    return r @ x
 
 
 def decompose_leaf(leaf: Rep) -> LeafDecomposition:
@@ -338,7 +369,7 @@ def decompose_leaf(leaf: Rep) -> LeafDecomposition:
     _check_orthogonal(leaf, gens, alg)
     ws = _commutant_elements(leaf, ops)
     scales = [max(float(np.abs(w).sum(axis=1).max()), 1e-300) for w in ws]
-    pieces = _split(_coordinate_blocks(n, gens, alg), [_sym(w) for w in ws], scales)
+    pieces = _split_blocks(n, _coordinate_blocks(n, gens, alg), [_sym(w) for w in ws], scales)
     classes = _align(pieces, ws, scales)
     found: list[tuple[IrrepType, list[np.ndarray]]] = []
     for cls in classes:
