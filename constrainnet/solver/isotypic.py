@@ -110,7 +110,7 @@ def _sym(w: np.ndarray) -> np.ndarray:
 def _check_orthogonal(leaf: Rep, gens: list[np.ndarray], alg: list[np.ndarray]) -> None:
     n = leaf.size
     for r in gens:
-        err = float(np.abs(r.T @ r - np.eye(n)).max())
+        err = float(np.abs(_apply(r.T, r) - np.eye(n)).max())
         if err > ORTHOGONAL_ATOL * max(1.0, float(np.abs(r).max())):
             raise RepError(
                 f"decompose: expected an orthogonal rep (ρ(h)ᵀρ(h) = I), got {leaf!r} of {leaf.G!r} with "
@@ -303,7 +303,7 @@ def piece_invariants(p: np.ndarray, ops: tuple) -> tuple[np.ndarray, np.ndarray,
     """A piece P (n, d): π on the discrete generators, dπ on the Lie algebra, its Casimir, and tr π(−I) (O(3))."""
     gens, alg, casimir_ops, minus_i = ops
     d = p.shape[1]
-    pi_g = np.array([p.T @ r @ p for r in gens]).reshape(len(gens), d, d)
+    pi_g = np.array([p.T @ _apply(r, p) for r in gens]).reshape(len(gens), d, d)
     pi_a = np.array([p.T @ a @ p for a in alg]).reshape(len(alg), d, d)
     casimir = sum(float(np.sum((x @ p) ** 2)) for x in casimir_ops) / d
     parity = float(np.trace(p.T @ minus_i @ p)) if minus_i is not None else None

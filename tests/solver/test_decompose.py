@@ -234,3 +234,46 @@ def test_disk_cache_is_verified_on_read(tmp_path, monkeypatch):
     files[0].write_bytes(files[0].read_bytes()[:200])  # truncated: ignored and recomputed
     cn.solver.decomposition_cache_clear()
     assert np.abs(np.asarray(rep.decompose().change_of_basis) - first).max() < 1e-9
+
+
+def test_component_order_does_not_depend_on_the_order_met():
+    # P4M(4) has 2-dimensional types whose traces vanish at every fingerprint element:
+    # they are ordered by their canonical matrices, not by which rep met them first
+    from constrainnet.groups import P4M
+
+    rep = cn.V(P4M(4)) ** 2
+    cn.solver.decomposition_cache_clear()
+    first = rep.decompose()
+    prints = [tuple(np.round(c.irrep.fingerprint, 6) + 0.0) for c in first.components if c.dim == 2]
+    assert len(prints) > len(set(prints))  # the tie this test is about
+    cn.solver.decomposition_cache_clear()
+    (cn.V(P4M(4)) + cn.V(P4M(4)).T * cn.V(P4M(4))).decompose()  # meets the types in another order
+    other = rep.decompose()
+    key = [(c.dim, c.multiplicity, c.commutant) for c in first.components]
+    assert [(c.dim, c.multiplicity, c.commutant) for c in other.components] == key
+    assert np.abs(np.asarray(other.change_of_basis) - np.asarray(first.change_of_basis)).max() < 1e-9
+
+
+def test_permutation_leaves_split_by_orbit():
+    from constrainnet.solver.isotypic import _coordinate_blocks, leaf_operators
+
+    gens, alg, _, _ = leaf_operators(cn.V(S(4)) ** 2)
+    blocks = _coordinate_blocks(16, gens, alg)
+    diagonal = [5 * i for i in range(4)]  # (i, i), row-major
+    assert [b.tolist() for b in blocks] == [diagonal, [k for k in range(16) if k not in diagonal]]
+    gens, alg, _, _ = leaf_operators(cn.V(SO(3)) ** 2)
+    assert [b.tolist() for b in _coordinate_blocks(9, gens, alg)] == [list(range(9))]
+
+
+def test_commutant_units_from_spanning_elements():
+    from constrainnet.solver.irreps import commutant_units
+
+    J = np.array([[0.0, -1.0], [1.0, 0.0]])
+    units = commutant_units([J], 2, spanning=np.stack([np.eye(2) + 3 * J]))
+    assert np.allclose(units[0], np.eye(2)) and np.allclose(units[1] @ units[1], -np.eye(2))
+    assert np.allclose(units[1] @ J, J @ units[1])
+    with pytest.raises(SolverError, match="dimension 2"):
+        commutant_units([J], 2, spanning=np.stack([np.eye(2)]))  # no imaginary part: not complex
+    R = np.array([[0.0, 1.0], [1.0, 0.0]])
+    with pytest.raises(SolverError, match="commuting"):
+        commutant_units([R], 2, spanning=np.stack([J]))  # J does not commute with the swap
