@@ -272,17 +272,18 @@ def canonical_copies(copies: list[np.ndarray], units: np.ndarray) -> list[np.nda
     r = phi.T @ qc
     maps = np.tensordot(r.T, bu, axes=1)  # the copy through each canonical f
     chosen: list[np.ndarray] = []
+    kept = np.empty((0, maps.shape[1] * d))  # the kept copies times each unit, flattened (orthonormal in ⟨x, y⟩/d)
     for t in maps:
-        for _ in range(2):
-            for ch in chosen:
-                for u in units:
-                    v = ch @ u
-                    t = t - (np.sum(t * v) / d) * v
-        norm = float(np.sqrt(np.sum(t * t) / d))
+        flat = t.reshape(-1)
+        for _ in range(2):  # block Gram–Schmidt, twice (Kahan)
+            flat = flat - ((kept @ flat) / d) @ kept
+        norm = float(np.sqrt(flat @ flat / d))
         if norm > COPY_RTOL:
-            chosen.append(t / norm)
+            copy = (flat / norm).reshape(t.shape)
+            chosen.append(copy)
             if len(chosen) == m:
                 break
+            kept = np.concatenate([kept, np.stack([(copy @ u).reshape(-1) for u in units])])
     if len(chosen) != m:
         raise SolverError(f"decompose: re-chose {len(chosen)} copies of an irreducible, expected {m}")
     return chosen
@@ -303,7 +304,7 @@ def piece_invariants(p: np.ndarray, ops: tuple) -> tuple[np.ndarray, np.ndarray,
     """A piece P (n, d): π on the discrete generators, dπ on the Lie algebra, its Casimir, and tr π(−I) (O(3))."""
     gens, alg, casimir_ops, minus_i = ops
     d = p.shape[1]
-    pi_g = np.array([p.T @ _apply(r, p) for r in gens]).reshape(len(gens), d, d)
+    pi_g = np.array([p.T @ (r @ p) for r in gens]).reshape(len(gens), d, d)
     pi_a = np.array([p.T @ a @ p for a in alg]).reshape(len(alg), d, d)
     casimir = sum(float(np.sum((x @ p) ** 2)) for x in casimir_ops) / d
     parity = float(np.trace(p.T @ minus_i @ p)) if minus_i is not None else None
