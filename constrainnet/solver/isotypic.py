@@ -386,7 +386,8 @@ def decompose_leaf(leaf: Rep) -> LeafDecomposition:
         p = cls[0]
         compressed = np.stack([p.T @ w @ p for w in ws])
         c = _commutant_dim(compressed, scales)
-        t, tmat = identify(G, *piece_invariants(p, ops), c=c, spanning=compressed)
+        spanning = compressed / np.array(scales)[:, None, None]  # each of norm O(1), as in _commutant_dim
+        t, tmat = identify(G, *piece_invariants(p, ops), c=c, spanning=spanning)
         if any(t is other for other, _ in found):
             raise SolverError(f"decompose: two classes of pieces of {leaf!r} were identified as one type {t!r}")
         found.append((t, [b @ tmat for b in cls]))
