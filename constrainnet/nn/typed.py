@@ -1,0 +1,275 @@
+r"""Layers on features held per irreducible type (:mod:`constrainnet.nn.isotypic`), registered on their owner module.
+
+:class:`TypedAffine` applies one or several equivariant affine maps that read
+the same typed input, from a slice of the owner's canonical coefficients:
+one product per input type (the maps' operands side by side, so a block's
+linear part and both bilinear factors take one product per type), the bias
+on the trivial type. :class:`TypedGates` is the gated nonlinearity per type,
+and :class:`TypedChange` the change of a small rep's coordinates to and from
+the typed layout. The parameters are those of the ``Linear``/``EMLPBlock``
+that owns them, unchanged: only the coordinates of the computation differ.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..errors import RepError
+from ..reps import Rep, ScalarRep
+from .assembly import Float64Buffers, register_sums, sparse_map
+from .isotypic import TypedLayout, TypedMaps, joint_sums, typed_product
+from .plan import LinearPlan, components
+
+__all__ = ["TypedAffine", "TypedChange", "TypedGates", "typed_supported"]
+
+
+def typed_supported(rep: Rep) -> bool:
+    """True when features of ``rep`` can be gated per type: no component is a permutation rep other than scalars.
+
+    (An elementwise function on a permutation rep, as :class:`GatedNonlinearity`
+    applies, does not act type by type.)
+    """
+    return all(isinstance(c.rep, ScalarRep) or not c.rep.is_permutation for c in components(rep))
+
+
+class TypedChange:
+    """A small rep's coordinates ↔ its typed layout, by one dense matrix per type, registered on ``owner``.
+
+    Args:
+        owner: the module that holds the buffers.
+        prefix: buffer name prefix.
+        layout: the rep's typed layout.
+        order: optional (size,) permutation: the outside coordinates are the
+            rep's coordinates placed at ``order`` (coordinate i of the rep is
+            column ``order[i]`` of the outside tensor).
+        factory: device and dtype of the buffers.
+    """
+
+    def __init__(self, owner: Float64Buffers, prefix: str, layout: TypedLayout, factory: dict, order: np.ndarray | None = None) -> None:
+        self.layout = layout
+        p = layout.change_matrix()
+        if order is not None:
+            moved = np.empty_like(p)
+            moved[np.asarray(order)] = p
+            p = moved
+        self.names_in, self.names_out = [], []
+        for k, (o, d, m) in enumerate(zip(layout.offsets, layout.dims, layout.mults)):
+            block = np.ascontiguousarray(p[:, o : o + d * m])
+            owner._register_float64(f"{prefix}_in_{k}", block, factory)
+            owner._register_float64(f"{prefix}_out_{k}", np.ascontiguousarray(block.T), factory)
+            self.names_in.append(f"{prefix}_in_{k}")
+            self.names_out.append(f"{prefix}_out_{k}")
+
+    def to_typed(self, owner: Float64Buffers, x: torch.Tensor) -> list[torch.Tensor]:
+        """(batch, size) → one (batch, d_k, m_k) tensor per type."""
+        b = owner._buffers
+        return [x.mm(b[name]).view(x.shape[0], d, -1) for name, d in zip(self.names_in, self.layout.dims)]
+
+    def from_typed(self, owner: Float64Buffers, typed: Sequence[torch.Tensor]) -> torch.Tensor:
+        """One (batch, d_k, m_k) tensor per type → (batch, size)."""
+        b = owner._buffers
+        out = None
+        for t, name in zip(typed, self.names_out):
+            flat = t.reshape(t.shape[0], -1)
+            out = flat.mm(b[name]) if out is None else torch.addmm(out, flat, b[name])
+        if out is None:
+            raise RepError("TypedChange.from_typed: the rep has no coordinates")
+        return out
+
+
+class TypedAffine:
+    r"""Equivariant affine maps that read one typed input, applied one product per input type.
+
+    Args:
+        owner: the module holding the parameters and the buffers (a :class:`Float64Buffers`).
+        prefix: buffer name prefix.
+        layout_in: typed layout of the input.
+        maps: per map, (plan, layout_out, bias basis Q (|out|, r) or None).
+        factory: device and dtype of the buffers.
+
+    The coefficients of the maps are one slice of the owner's flat vector (map
+    after map, each in its plan's order), the bias coefficients another (map
+    after map, for the maps with a bias).
+    """
+
+    def __init__(self, owner: Float64Buffers, prefix: str, layout_in: TypedLayout,
+                 maps: Sequence[tuple[LinearPlan, TypedLayout, np.ndarray | None]], factory: dict,
+                 extra: Sequence[TypedMaps] = ()) -> None:
+        self.layout_in = layout_in
+        self.outputs = [lout for _, lout, _ in maps]
+        self.maps = TypedMaps(layout_in, [(plan, lout) for plan, lout, _ in maps])
+        self.extra = list(extra)
+        self.buffers = register_sums(owner, prefix, joint_sums([self.maps, *self.extra]), factory)
+        # the units J_1.. of every complex or quaternionic type read by these maps
+        self.units: dict = {}
+        for layout in (layout_in, *(g.layout_in for g in self.extra)):
+            for t in layout.types:
+                if len(t.units) > 1 and t not in self.units:
+                    name = f"{prefix}_units_{len(self.units)}"
+                    owner._register_float64(name, np.ascontiguousarray(t.units[1:]), factory)
+                    self.units[t] = name
+        # the bias: on each output's trivial type, Q_typed β; stacked (Σ_s m_triv,s, Σ_s r_s), block-diagonal
+        blocks = []
+        for s, (_, lout, q) in enumerate(maps):
+            if q is not None and q.shape[1]:
+                blocks.append((s, lout.bias_matrix(q)))
+        self.num_bias = sum(b.shape[1] for _, b in blocks)
+        self.bias_slots: list[tuple[int, int, int]] = []  # (map, start, stop) rows of the stacked bias per map
+        rows = 0
+        for s, b in blocks:
+            self.bias_slots.append((s, rows, rows + b.shape[0]))
+            rows += b.shape[0]
+        q_all = np.zeros((rows, self.num_bias))
+        col = 0
+        for (s, start, stop), (_, b) in zip(self.bias_slots, blocks):
+            q_all[start:stop, col : col + b.shape[1]] = b
+            col += b.shape[1]
+        self.bias_name = f"{prefix}_bias_basis"
+        owner._register_float64(self.bias_name, q_all, factory)
+        # where each map's bias lands in the trivial input type's operand (if the input has a trivial type)
+        self.trivial_in = layout_in.trivial
+        self._bias_into_operand = self.trivial_in is not None and all(
+            self.maps.columns[self.trivial_in][s] is not None for s, _, _ in self.bias_slots
+        )
+
+    def operands(self, owner: Float64Buffers, coefficients: torch.Tensor, betas: torch.Tensor | None) -> tuple[list, list, torch.Tensor | None]:
+        """(operands of the maps, operands of ``extra``, stacked bias or None) from the coefficient and bias vectors (differentiable)."""
+        b = owner._buffers
+        forward, backward = ([b[n] for n in names] for names in self.buffers)
+        flat = sparse_map(joint_sums_cache(self), (forward, backward), coefficients)
+        ops = self.maps.split(flat[: self.maps.size])
+        extra, start = [], self.maps.size
+        for g in self.extra:
+            extra.append(g.split(flat[start : start + g.size]))
+            start += g.size
+        bias = None if betas is None or not self.num_bias else torch.mv(b[self.bias_name], betas)
+        return ops, extra, bias
+
+    def apply(self, owner: Float64Buffers, xs: Sequence[torch.Tensor], ops: Sequence[torch.Tensor | None],
+              bias: torch.Tensor | None, maps: TypedMaps | None = None) -> list[dict]:
+        """Per map, {type: (batch, d, m_out) tensor} of its output types that the input reaches (views of one product per input type)."""
+        maps = maps or self.maps
+        b = owner._buffers
+        own = maps is self.maps
+        trivial_bias = None
+        if bias is not None and own and self._bias_into_operand:
+            trivial_bias = _scatter_bias(bias, self.bias_slots, self.maps.columns[self.trivial_in], self.maps.operands[self.trivial_in][1])
+        out: list[dict] = [dict() for _ in maps.maps]
+        for k, (x, op) in enumerate(zip(xs, ops)):
+            if op is None:
+                continue
+            t = maps.layout_in.types[k]
+            units = b[self.units[t]] if t in self.units else None
+            y = typed_product(x, units, op, trivial_bias if own and k == self.trivial_in else None)
+            for s, cols in enumerate(maps.columns[k]):
+                if cols is not None:
+                    out[s][t] = y[..., cols[0] : cols[1]]
+        if bias is not None and own and not self._bias_into_operand:
+            for s, start, stop in self.bias_slots:
+                lout = self.outputs[s]
+                t = lout.types[lout.trivial]
+                here = bias[start:stop].view(1, 1, -1)
+                out[s][t] = out[s][t] + here if t in out[s] else here.expand(xs[0].shape[0], 1, stop - start)
+        return out
+
+
+def _scatter_bias(bias: torch.Tensor, slots: list[tuple[int, int, int]], columns: list, width: int) -> torch.Tensor:
+    """The stacked bias placed at each map's columns of the trivial operand (zeros elsewhere)."""
+    parts, at = [], 0
+    for s, start, stop in slots:
+        lo, hi = columns[s]
+        if lo > at:
+            parts.append(bias.new_zeros(lo - at))
+        parts.append(bias[start:stop])
+        at = hi
+    if width > at:
+        parts.append(bias.new_zeros(width - at))
+    return torch.cat(parts) if len(parts) > 1 else parts[0]
+
+
+def joint_sums_cache(affine: TypedAffine) -> tuple:
+    """The (forward, backward) :class:`SparseSum` pair of ``affine`` (built once)."""
+    sums = getattr(affine, "_sums", None)
+    if sums is None:
+        sums = affine._sums = joint_sums([affine.maps, *affine.extra])
+    return sums
+
+
+class TypedGates:
+    r"""The gated nonlinearity of :class:`GatedNonlinearity` on typed features.
+
+    The input is the typed ``gated(rep)``: per type, the features of ``rep``
+    (the first m_k slots, since the gates come after every feature) and, on
+    the trivial type, the gates. Scalar components pass through SiLU; every
+    other copy is multiplied by σ of its gate, on each of its pieces.
+
+    Raises:
+        RepError: ``rep`` has a permutation component (see :func:`typed_supported`).
+    """
+
+    def __init__(self, owner: Float64Buffers, prefix: str, rep: Rep, layout: TypedLayout, gated_layout: TypedLayout, factory: dict) -> None:
+        if not typed_supported(rep):
+            raise RepError(f"TypedGates: {rep!r} has permutation components, which are gated elementwise, not per type")
+        self.layout, self.gated_layout = layout, gated_layout
+        index = {t: k for k, t in enumerate(gated_layout.types)}
+        self.types = [index[t] for t in layout.types]
+        n_gates = 0
+        self_mask = [np.zeros(m, dtype=bool) for m in layout.mults]
+        entries: list[tuple[int, int, int]] = []
+        for j, comp in enumerate(layout.components):
+            pieces, slots = layout.pieces[j], layout.slots[j]
+            for p in range(comp.mult):
+                if isinstance(comp.rep, ScalarRep):
+                    self_mask[pieces[0].type_index][slots[p, 0]] = True
+                    continue
+                for s, piece in enumerate(pieces):
+                    entries.append((n_gates, piece.type_index, int(slots[p, s])))
+                n_gates += 1
+        self.n_gates = n_gates
+        expand = [np.zeros((n_gates, m)) for m in layout.mults]
+        for g, k, slot in entries:
+            expand[k][g, slot] = 1.0
+        g_triv = gated_layout.trivial
+        self.gate_slots = (gated_layout.mults[g_triv] - n_gates, gated_layout.mults[g_triv]) if n_gates else None
+        self.names: list[str | None] = []
+        self.mask_names: list[str | None] = []
+        for k in range(len(layout.types)):
+            if expand[k].any():
+                owner._register_float64(f"{prefix}_expand_{k}", expand[k], factory)
+                self.names.append(f"{prefix}_expand_{k}")
+            else:
+                self.names.append(None)
+            if self_mask[k].any() and not self_mask[k].all():
+                owner.register_buffer(f"{prefix}_self_{k}", torch.as_tensor(self_mask[k], device=factory.get("device")), persistent=False)
+                self.mask_names.append(f"{prefix}_self_{k}")
+            else:
+                self.mask_names.append(None)
+        self.self_only = [bool(self_mask[k].all()) and len(self_mask[k]) > 0 for k in range(len(layout.types))]
+
+    def __call__(self, owner: Float64Buffers, zs: dict) -> list[torch.Tensor]:
+        """{type: (batch, d, m) features and gates of gated(rep)} → the typed features of rep (list in layout order)."""
+        b = owner._buffers
+        gates = None
+        if self.gate_slots is not None:
+            triv = zs[self.gated_layout.types[self.gated_layout.trivial]]
+            gates = torch.sigmoid(triv[:, 0, self.gate_slots[0] : self.gate_slots[1]])
+        out = []
+        for k, t in enumerate(self.layout.types):
+            m = self.layout.mults[k]
+            z = zs.get(t)
+            if z is None:
+                raise RepError(f"TypedGates: no features of type {t.label}")
+            z = z[..., :m]
+            if self.self_only[k]:
+                out.append(F.silu(z))
+                continue
+            factor = gates.mm(b[self.names[k]]) if self.names[k] is not None else None
+            if self.mask_names[k] is not None:
+                own = torch.sigmoid(z[:, 0, :])
+                factor = own if factor is None else torch.where(b[self.mask_names[k]], own, factor)
+            out.append(z * factor.unsqueeze(1))
+        return out

@@ -1,0 +1,177 @@
+r"""EMLP on typed features: the input changed once, every hidden feature kept per irreducible type, the output changed once.
+
+An :class:`~constrainnet.nn.EMLPBlock` computes σ_gate(L x + W_out (W_1 x ⊙ W_2 x)).
+On typed features (:mod:`constrainnet.nn.isotypic`) the same block is
+
+- one product per input type for L, W_1 and W_2 together (:class:`TypedAffine`),
+  the biases on the trivial type;
+- u = W_1 x and v = W_2 x (the small ``rep_mid``) changed back to their
+  coordinates, multiplied copy by copy as in :class:`~constrainnet.nn.BiLinear`,
+  the products changed to typed coordinates (one small dense matrix per type)
+  and mapped by W_out, one product per type;
+- the gates applied per type (:class:`TypedGates`).
+
+The parameters are the block's own (its one ``coefficients`` vector), so a
+model computes the same function either way, up to rounding; the typed
+operands are gathered from the coefficients by one sparse map per block.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import torch
+
+from ..errors import RepError, SolverError
+from .assembly import Float64Buffers
+from .checks import check_like
+from .isotypic import TypedLayout, TypedMaps
+from .nonlinear import gated
+from .typed import TypedAffine, TypedChange, TypedGates, typed_supported
+
+__all__ = ["TypedBlock", "TypedHead", "typed_model_supported", "build_typed", "typed_forward", "EMLP_PLANS", "TypedModel"]
+
+EMLP_PLANS = ("auto", "isotypic", "assembled")
+
+
+def typed_model_supported(reps: Sequence[Any]) -> bool:
+    """True when every hidden rep can be gated per type and every rep decomposes orthogonally."""
+    return all(typed_supported(r) and r.is_orthogonal for r in reps)
+
+
+class TypedBlock:
+    """The typed forward of one :class:`~constrainnet.nn.EMLPBlock`, its buffers registered on the block."""
+
+    def __init__(self, block: Any, layout_in: TypedLayout, factory: dict) -> None:
+        bil = block.bilinear
+        self.layout_in = layout_in
+        self.layout_out = TypedLayout(block.rep_out)
+        wide = TypedLayout(gated(block.rep_out))
+        mid = TypedLayout(bil.rep_mid)
+        prod = TypedLayout(bil.rep_product)
+        bias = lambda layer: layer._float64_buffers["bias_basis"] if layer.bias_coefficients is not None else None  # noqa: E731
+        maps = [(block.linear._plan, wide, bias(block.linear)), (bil.left._plan, mid, bias(bil.left)), (bil.right._plan, mid, bias(bil.right))]
+        self.products = TypedMaps(prod, [(bil.out._plan, wide)])
+        self.affine = TypedAffine(block, "_typed", layout_in, maps, factory, extra=[self.products])
+        self.mid = TypedChange(block, "_typed_mid", mid, factory, order=bil.groups.order)
+        self.prod = TypedChange(block, "_typed_prod", prod, factory, order=bil.groups.product_order)
+        self.gates = TypedGates(block, "_typed_gates", block.rep_out, self.layout_out, wide, factory)
+        self.wide, self.mid_layout = wide, mid
+
+    def operands(self, block: Any) -> tuple:
+        """(operands of L, W_1, W_2 per input type; operands of W_out per product type; stacked bias), differentiable."""
+        c = block.coefficients
+        n = block._num_weight_coefficients
+        ops, (prod_ops,), bias = self.affine.operands(block, c[:n], c[n:] if c.shape[0] > n else None)
+        return ops, prod_ops, bias
+
+    def forward(self, block: Any, xs: Sequence[torch.Tensor], operands: tuple) -> list[torch.Tensor]:
+        """Typed input (one (batch, d, m) tensor per type of rep_in) → typed output (per type of rep_out)."""
+        ops, prod_ops, bias = operands
+        batch = xs[0].shape[0]
+        linear, u, v = self.affine.apply(block, xs, ops, bias)
+        u = self.mid.from_typed(block, _complete(u, self.mid_layout, batch, xs[0]))
+        v = self.mid.from_typed(block, _complete(v, self.mid_layout, batch, xs[0]))
+        ps = self.prod.to_typed(block, block.bilinear.groups.products(u, v))
+        (bil,) = self.affine.apply(block, ps, prod_ops, None, maps=self.products)
+        z = {}
+        for t, d, m in zip(self.wide.types, self.wide.dims, self.wide.mults):
+            a, b = linear.get(t), bil.get(t)
+            z[t] = a + b if a is not None and b is not None else (a if a is not None else b)
+            if z[t] is None:  # a type neither the input nor the products reach: zero features
+                z[t] = xs[0].new_zeros(batch, d, m)
+        return self.gates(block, z)
+
+
+class TypedHead:
+    """The typed input change (registered on the first layer) and the last Linear on typed features (on that Linear)."""
+
+    def __init__(self, first: Float64Buffers, last: Any, layout_in: TypedLayout, layout_hidden: TypedLayout, factory: dict) -> None:
+        self.input = TypedChange(first, "_typed_input", layout_in, factory)
+        self.layout_out = TypedLayout(last.rep_out)
+        q = last._float64_buffers["bias_basis"] if last.bias_coefficients is not None else None
+        self.affine = TypedAffine(last, "_typed", layout_hidden, [(last._plan, self.layout_out, q)], factory)
+        self.output = TypedChange(last, "_typed_output", self.layout_out, factory)
+
+    def operands(self, last: Any) -> tuple:
+        ops, _, bias = self.affine.operands(last, last.coefficients, last.bias_coefficients)
+        return ops, bias
+
+    def forward(self, last: Any, xs: Sequence[torch.Tensor], operands: tuple) -> torch.Tensor:
+        ops, bias = operands
+        (y,) = self.affine.apply(last, xs, ops, bias)
+        return self.output.from_typed(last, _complete(y, self.layout_out, xs[0].shape[0], xs[0]))
+
+
+def _complete(parts: dict, layout: TypedLayout, batch: int, like: torch.Tensor) -> list[torch.Tensor]:
+    """The typed features of ``layout`` in order, zeros for the types no input reached."""
+    return [parts[t] if t in parts else like.new_zeros(batch, d, m) for t, d, m in zip(layout.types, layout.dims, layout.mults)]
+
+
+class TypedModel:
+    """The typed forward of a whole EMLP: per block a :class:`TypedBlock`, and the :class:`TypedHead`."""
+
+    def __init__(self, layers: Sequence[Any], reps: Sequence[Any], factory: dict) -> None:
+        blocks, last = list(layers[:-1]), layers[-1]
+        layout = TypedLayout(reps[0])
+        first_layout = layout
+        self.blocks = []
+        for block in blocks:
+            typed = TypedBlock(block, layout, factory)
+            self.blocks.append(typed)
+            layout = typed.layout_out
+        self.head = TypedHead(blocks[0], last, first_layout, layout, factory)
+
+
+def build_typed(layers: Sequence[Any], reps: Sequence[Any], rep_out: Any, plan: str, factory: dict) -> TypedModel | None:
+    """The :class:`TypedModel` of an EMLP's layers for ``plan`` (None: run the layers as they are).
+
+    ``"auto"`` takes the typed path where every hidden rep allows it
+    (:func:`typed_model_supported`) and every rep decomposes; ``"isotypic"``
+    raises where it cannot.
+
+    Raises:
+        RepError, SolverError: ``plan="isotypic"`` for reps that cannot be held per type.
+    """
+    if plan == "assembled" or len(layers) < 2:
+        if plan == "isotypic" and len(layers) < 2:
+            raise RepError("EMLP: plan='isotypic' needs at least one hidden layer (num_layers >= 1)")
+        return None
+    if not typed_model_supported(reps[1:]) or not all(r.is_orthogonal for r in (reps[0], rep_out)):
+        if plan == "isotypic":
+            raise RepError(
+                "EMLP: plan='isotypic' needs hidden reps without permutation components (gated elementwise) "
+                f"and orthogonal reps; got hidden reps {list(reps[1:])!r}"
+            )
+        return None
+    try:
+        return TypedModel(layers, reps, factory)
+    except (RepError, SolverError):
+        if plan == "isotypic":
+            raise
+        return None
+
+
+def typed_forward(layers: Sequence[Any], typed: TypedModel, x: torch.Tensor) -> torch.Tensor:
+    """The EMLP's output from its typed forward; x (*, rep_in.size)."""
+    first, last = layers[0], layers[-1]
+    x2 = x.reshape(-1, x.shape[-1])
+    check_like(x2, first.coefficients, "EMLP")
+    xs = typed.head.input.to_typed(first, x2)
+    for block, tb in zip(layers[:-1], typed.blocks):
+        xs = tb.forward(block, xs, _operands(block, tb.operands))
+    y = typed.head.forward(last, xs, _operands(last, typed.head.operands))
+    return y.view(*x.shape[:-1], y.shape[-1])
+
+
+def _operands(module: Any, compute: Any) -> tuple:
+    """``compute(module)``: fresh in training or with grad (and when compiling), else cached on the module
+    until one of its parameters changes (in-place updates bump the version, new storage moves the address)."""
+    if module.training or torch.is_grad_enabled() or torch.compiler.is_compiling():
+        return compute(module)
+    key = tuple((p._version, p.data_ptr()) for p in module.parameters())
+    cache = module.__dict__.get("_typed_cache")
+    if cache is None or cache[0] != key:
+        cache = (key, compute(module))
+        module.__dict__["_typed_cache"] = cache
+    return cache[1]
