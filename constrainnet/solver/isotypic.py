@@ -61,7 +61,7 @@ from .intertwiners import BlockEquations
 from .intertwiners import _project_out_range as project_out_range
 from .irreps import COMMUTANT_NAMES, IrrepType, hom_basis, identify
 
-__all__ = ["LeafDecomposition", "decompose_leaf", "certify", "canonical_copies", "leaf_operators", "piece_invariants", "DECOMPOSE_MAX_SIZE", "CERTIFY_ATOL"]
+__all__ = ["LeafDecomposition", "decompose_leaf", "certify", "canonical_copies", "leaf_operators", "piece_invariants", "DECOMPOSE_MAX_SIZE", "CERTIFY_ATOL", "certify_products"]
 
 # The commutant of a leaf of size n is a rep of size n²: above this leaf size
 # (a commutant of 1M coordinates) the solve takes minutes, so we refuse first.
@@ -328,19 +328,32 @@ def certify(leaf: Rep, u: np.ndarray, comps: list[tuple[IrrepType, int]], gens: 
     form is a reshape times πₖ, O(n² dₖ) instead of a dense (n × n) product,
     and ρ(x) U is a sparse product when ρ(x) is a permutation-like matrix.
     """
+    products = [("pi_generators", i, _apply(r, u), max(1.0, float(np.abs(r).max()))) for i, r in enumerate(gens)]
+    products += [("pi_algebra", i, _apply(a, u), max(1.0, float(np.abs(a).max()))) for i, a in enumerate(alg)]
+    certify_products(leaf, u, comps, products)
+
+
+def certify_products(leaf: Rep, u: np.ndarray, comps: list[tuple[IrrepType, int]], products: list[tuple]) -> None:
+    """Check UᵀU = I and each given product ρ(x) U against U (⊕ₖ I_{mₖ} ⊗ πₖ(x)), else raise :class:`SolverError`.
+
+    Args:
+        leaf: the leaf (named in the error).
+        u: (n, n) the change of basis, columns component by component.
+        comps: ((type, multiplicity), ...) in column order.
+        products: ``(which, i, ρ(x) U, scale)`` for every generator x: ``which`` is
+            "pi_generators" or "pi_algebra", i the generator's index, the residual is
+            divided by ``scale`` (the largest entry of ρ(x), at least 1).
+    """
     n = leaf.size
     worst = float(np.abs(u.T @ u - np.eye(n)).max())
-    for which, mats in (("pi_generators", gens), ("pi_algebra", alg)):
-        for i, r in enumerate(mats):
-            ru = _apply(r, u)
-            scale = max(1.0, float(np.abs(r).max()))
-            at = 0
-            for t, m in comps:
-                pi = getattr(t, which)[i]
-                width = m * t.dim
-                block = u[:, at : at + width].reshape(n, m, t.dim) @ pi
-                worst = max(worst, float(np.abs(ru[:, at : at + width] - block.reshape(n, width)).max()) / scale)
-                at += width
+    for which, i, ru, scale in products:
+        at = 0
+        for t, m in comps:
+            pi = getattr(t, which)[i]
+            width = m * t.dim
+            block = u[:, at : at + width].reshape(n, m, t.dim) @ pi
+            worst = max(worst, float(np.abs(ru[:, at : at + width] - block.reshape(n, width)).max()) / scale)
+            at += width
     if worst > CERTIFY_ATOL:
         raise SolverError(
             f"decompose: cannot certify the decomposition of {leaf!r}: residual of ρ U against U times the block form "
@@ -373,6 +386,10 @@ def decompose_leaf(leaf: Rep) -> LeafDecomposition:
     n = leaf.size
     if n > DECOMPOSE_MAX_SIZE:
         raise SolverError(f"decompose: expected leaves of size at most {DECOMPOSE_MAX_SIZE} (the commutant has n² coordinates), got {leaf!r} of size {n}")
+    from .decompose_permutation import decompose_permutation_leaf, permutation_route_applies
+
+    if permutation_route_applies(leaf):
+        return decompose_permutation_leaf(leaf)
     G = leaf.G
     ops = leaf_operators(leaf)
     gens, alg = ops[0], ops[1]
