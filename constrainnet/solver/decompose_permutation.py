@@ -36,14 +36,16 @@ import numpy as np
 
 from ..errors import SolverError
 from ..reps import Rep
-from .irreps import IrrepType, identify
+from .irreps import IrrepType, _fingerprint_elements, identify
 from .isotypic import (
     DIXON_SEED,
     NUM_RANDOM,
+    SCALAR_RTOL,
+    SPLIT_RTOL,
     LeafDecomposition,
     _align,
     _commutant_dim,
-    _split_blocks,
+    _split,
     _sym,
     canonical_copies,
     certify_products,
@@ -165,6 +167,65 @@ def _orbital_elements(perms_r: np.ndarray, size: int) -> list[np.ndarray]:
     return [(rng.standard_normal(len(counts)) / np.sqrt(counts))[labels].reshape(size, size) for _ in range(NUM_RANDOM)]
 
 
+def _is_scalar(x: np.ndarray, scale: float) -> bool:
+    k = x.shape[0]
+    if k == 1:
+        return True
+    return float(np.abs(x - (float(np.trace(x)) / k) * np.eye(k)).max()) <= SCALAR_RTOL * scale
+
+
+def _split_orbits(size: int, blocks: list[np.ndarray], sym_w: list[np.ndarray], scales: list[float]) -> list[np.ndarray]:
+    """The irreducible pieces of each orbit block, embedded as (size, d) columns.
+
+    The eigenspaces of the first element split the block; the others are
+    compressed onto all eigenvectors at once (one product each) and a piece
+    on which one of them is not scalar is refined by
+    :func:`~constrainnet.solver.isotypic._split` (the same pieces it would give).
+    """
+    done = []
+    for idx in blocks:
+        lo, hi = int(idx[0]), int(idx[-1]) + 1  # the blocks are contiguous in R
+        local = [x[lo:hi, lo:hi] for x in sym_w]
+        k = hi - lo
+        if _is_scalar(local[0], scales[0]):
+            parts = _split([np.eye(k)], local, scales)
+        else:
+            values, vecs = np.linalg.eigh(local[0])
+            cuts = [0, *(np.flatnonzero(np.diff(values) > SPLIT_RTOL * scales[0]) + 1).tolist(), k]
+            wide = any(b - a > 1 for a, b in zip(cuts[:-1], cuts[1:]))
+            rest = [vecs.T @ x @ vecs for x in local[1:]] if wide else []
+            parts = []
+            for a, b in zip(cuts[:-1], cuts[1:]):
+                p = vecs[:, a:b]
+                if b - a == 1 or all(_is_scalar(r[a:b, a:b], sc) for r, sc in zip(rest, scales[1:])):
+                    parts.append(p)
+                else:
+                    parts.extend(_split([p], local, scales))
+        for p in parts:
+            full = np.zeros((size, p.shape[1]))
+            full[lo:hi] = p
+            done.append(full)
+    return done
+
+
+def _piece_characters(pieces: list[np.ndarray], perms_r: np.ndarray) -> list[np.ndarray]:
+    """Traces of each piece's π at the fingerprint elements of :mod:`~constrainnet.solver.irreps`, from permutations.
+
+    ρ(a)ρ(b) permutes by σ_b ∘ σ_a, so each fixed word is one composed
+    permutation σ_w, and tr Pᵀρ(w)P = Σ P ⊙ P[σ_w] for all pieces at once.
+    """
+    words, _ = _fingerprint_elements(len(perms_r), 0)
+    allp = np.concatenate(pieces, axis=1)
+    starts = np.cumsum([0] + [p.shape[1] for p in pieces[:-1]])
+    out = np.empty((len(words), len(pieces)))
+    for i, word in enumerate(words):
+        sigma = perms_r[word[0]]
+        for j in word[1:]:
+            sigma = perms_r[j][sigma]
+        out[i] = np.add.reduceat(np.einsum("ij,ij->j", allp, allp[sigma]), starts)
+    return list(out.T)
+
+
 def decompose_permutation_leaf(leaf: Rep) -> LeafDecomposition:
     """The certified, canonical isotypic decomposition of a permutation leaf of a finite group.
 
@@ -202,8 +263,8 @@ def decompose_permutation_leaf(leaf: Rep) -> LeafDecomposition:
     blocks = [np.arange(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:])]
     ws = _orbital_elements(perms_r, size)
     scales = [max(float(np.abs(w).sum(axis=1).max()), 1e-300) for w in ws]
-    pieces = _split_blocks(size, blocks, [_sym(w) for w in ws], scales)
-    classes = _align(pieces, ws, scales)
+    pieces = _split_orbits(size, blocks, [_sym(w) for w in ws], scales)
+    classes = _align(pieces, ws, scales, _piece_characters(pieces, perms_r))
     found: list[tuple[IrrepType, list[np.ndarray]]] = []
     empty = np.zeros((0,) + (1, 1))
     for cls in classes:

@@ -37,7 +37,6 @@ parity (the action of −I).
 
 from __future__ import annotations
 
-import itertools
 import threading
 
 import numpy as np
@@ -127,22 +126,24 @@ class IrrepType:
 
     __slots__ = (
         "group", "dim", "commutant", "fingerprint", "casimir", "l", "parity", "units",
-        "pi_generators", "pi_algebra", "serial",
+        "pi_generators", "pi_algebra", "serial", "_sort_key",
     )
 
     def __init__(self, group: Group, pi_generators: np.ndarray, pi_algebra: np.ndarray, units: np.ndarray,
-                 casimir: float, l: int | None, parity: int | None, serial: int) -> None:
+                 casimir: float, l: int | None, parity: int | None, serial: int,
+                 prints: tuple[float, ...] | None = None) -> None:
         self.group = group
         self.dim = int(units.shape[1])
         self.commutant = COMMUTANT_NAMES[len(units)]
         self.pi_generators = _read_only(pi_generators)
         self.pi_algebra = _read_only(pi_algebra)
         self.units = _read_only(units)
-        self.fingerprint = fingerprint(group, self.pi_generators, self.pi_algebra)
+        self.fingerprint = fingerprint(group, self.pi_generators, self.pi_algebra) if prints is None else tuple(prints)
         self.casimir = float(casimir)
         self.l = l
         self.parity = parity
         self.serial = serial
+        self._sort_key: tuple | None = None
 
     @property
     def sort_key(self) -> tuple:
@@ -150,13 +151,15 @@ class IrrepType:
         of the order met. Types whose fingerprints agree (P4M(4) has three 2-dimensional types with zero traces
         at every fingerprint element) are ordered by their canonical matrices (the cyclic form), which differ
         between non-isomorphic types."""
-        matrices = np.concatenate([self.pi_generators.ravel(), self.pi_algebra.ravel()])
-        return (
-            self.dim,
-            len(self.units),
-            tuple(round(float(x), 6) + 0.0 for x in self.fingerprint),
-            tuple(round(float(x), 6) + 0.0 for x in matrices),
-        )
+        if self._sort_key is None:
+            matrices = np.concatenate([self.pi_generators.ravel(), self.pi_algebra.ravel()])
+            self._sort_key = (
+                self.dim,
+                len(self.units),
+                tuple(round(float(x), 6) + 0.0 for x in self.fingerprint),
+                tuple(round(float(x), 6) + 0.0 for x in matrices),
+            )
+        return self._sort_key
 
     @property
     def label(self) -> str:
@@ -200,16 +203,6 @@ def registry_clear() -> None:
 
 
 # -- the cyclic form ---------------------------------------------------------------
-def _words(generators: list[np.ndarray], length: int) -> list[np.ndarray]:
-    out = []
-    for word in itertools.product(range(len(generators)), repeat=length):
-        m = generators[word[0]]
-        for i in word[1:]:
-            m = m @ generators[i]
-        out.append(m)
-    return out
-
-
 def _eigen_clusters(values: np.ndarray, scale: float) -> list[np.ndarray]:
     breaks = np.flatnonzero(np.diff(values) > EIGEN_JOIN_RTOL * scale)
     return np.split(np.arange(len(values)), breaks + 1)
@@ -239,15 +232,17 @@ def cyclic_form(generators: list[np.ndarray], c: int) -> np.ndarray:
         True
     """
     d = generators[0].shape[0] if generators else 1
-    rng = np.random.default_rng(CYCLIC_SEED)
+    gens = np.asarray(generators, dtype=np.float64).reshape(len(generators), d, d)
     s = np.zeros((d, d))
     magnitude = 0.0  # Σ |coefficient| · |word|: the size of S before cancellations (rounding is relative to it)
     v0 = None
+    words = gens
     for length in range(1, MAX_WORD_LENGTH + 1):
-        for w in _words(generators, length):
-            coef = rng.standard_normal()
-            s += coef * (w + w.T)
-            magnitude += abs(coef) * float(np.abs(w).max())
+        if length > 1:  # the words of this length in lexicographic order: each word of length − 1 times each generator
+            words = np.matmul(words[:, None], gens[None]).reshape(-1, d, d)
+        coef = _cyclic_coefficients(len(generators), length)
+        s = s + np.tensordot(coef, words + np.swapaxes(words, 1, 2), axes=1)
+        magnitude += float(np.abs(coef) @ np.abs(words).max(axis=(1, 2))) if len(words) else 0.0
         values, vecs = np.linalg.eigh(s)
         for cluster in _eigen_clusters(values, max(magnitude, 1e-300)):
             if len(cluster) == c:
@@ -260,25 +255,41 @@ def cyclic_form(generators: list[np.ndarray], c: int) -> np.ndarray:
             v0 = np.eye(d)[:, 0]
         else:
             raise SolverError(f"cyclic form: expected an eigenspace of dimension {c} of the canonical element, got none (d = {d})")
-    basis = [v0 / np.linalg.norm(v0)]
-    at = 0
-    while at < len(basis) and len(basis) < d:
-        for x in generators:
+    basis = np.zeros((d, d))  # row i: the i-th cyclic vector
+    basis[0] = v0 / np.sqrt(v0 @ v0)
+    count, at = 1, 0
+    sizes = [max(1.0, float(np.abs(x).max())) for x in gens]
+    while at < count < d:
+        for x, size in zip(gens, sizes):
             cand = x @ basis[at]
-            norm = float(np.linalg.norm(cand))
-            if norm <= CYCLIC_RTOL * max(1.0, float(np.abs(x).max())):
+            norm = float(np.sqrt(cand @ cand))
+            if norm <= CYCLIC_RTOL * size:
                 continue
             res = cand
             for _ in range(2):  # twice is enough (Kahan)
-                res = res - np.stack(basis, axis=1) @ (np.stack(basis) @ res)
-            if np.linalg.norm(res) > CYCLIC_RTOL * norm:
-                basis.append(res / np.linalg.norm(res))
-                if len(basis) == d:
+                kept = basis[:count]
+                res = res - (kept @ res) @ kept
+            rnorm = float(np.sqrt(res @ res))
+            if rnorm > CYCLIC_RTOL * norm:
+                basis[count] = res / rnorm
+                count += 1
+                if count == d:
                     break
         at += 1
-    if len(basis) != d:
-        raise SolverError(f"cyclic form: expected the cyclic vectors to span the piece of dimension {d}, got {len(basis)}")
-    return np.stack(basis, axis=1)
+    if count != d:
+        raise SolverError(f"cyclic form: expected the cyclic vectors to span the piece of dimension {d}, got {count}")
+    return np.ascontiguousarray(basis.T)
+
+
+_CYCLIC_COEFFICIENTS: dict[int, list[np.ndarray]] = {}
+
+
+def _cyclic_coefficients(k: int, length: int) -> np.ndarray:
+    """The seeded coefficients of the k**length words of one length in the canonical element S (drawn in word order)."""
+    if k not in _CYCLIC_COEFFICIENTS:
+        rng = np.random.default_rng(CYCLIC_SEED)
+        _CYCLIC_COEFFICIENTS[k] = [rng.standard_normal(k**n) for n in range(1, MAX_WORD_LENGTH + 1)]
+    return _CYCLIC_COEFFICIENTS[k][length - 1]
 
 
 # -- intertwiners between small irreducibles -----------------------------------------
@@ -366,24 +377,42 @@ def commutant_units(pi: list[np.ndarray], c: int, spanning: np.ndarray | None = 
 # -- invariants ------------------------------------------------------------------------
 def fingerprint(G: Group, pi_generators: np.ndarray, pi_algebra: np.ndarray) -> tuple[float, ...]:
     """Traces of π at :data:`FINGERPRINT_SIZE` fixed elements w · exp(Σ aⱼ dπ(Aⱼ)) (w a seeded word in the generators)."""
-    rng = np.random.default_rng(FINGERPRINT_SEED)
-    d = (pi_generators.shape[1] if len(pi_generators) else pi_algebra.shape[1]) if (len(pi_generators) or len(pi_algebra)) else 1
-    out = []
-    for _ in range(FINGERPRINT_SIZE):
-        m = np.eye(d)
-        if len(pi_generators):
-            for i in rng.integers(0, len(pi_generators), size=7):
-                m = m @ pi_generators[i]
-        if len(pi_algebra):
-            m = m @ scipy.linalg.expm(np.tensordot(rng.standard_normal(len(pi_algebra)), pi_algebra, axes=1))
-        out.append(float(np.trace(m)))
-    return tuple(out)
+    k, m = len(pi_generators), len(pi_algebra)
+    d = (pi_generators.shape[1] if k else pi_algebra.shape[1]) if (k or m) else 1
+    words, coefs = _fingerprint_elements(k, m)
+    if k:
+        prod = pi_generators[words[:, 0]]  # the words' products, all elements at once
+        for j in range(1, words.shape[1]):
+            prod = prod @ pi_generators[words[:, j]]
+    else:
+        prod = np.broadcast_to(np.eye(d), (FINGERPRINT_SIZE, d, d))
+    if m:
+        prod = np.stack([x @ scipy.linalg.expm(np.tensordot(a, pi_algebra, axes=1)) for x, a in zip(prod, coefs)])
+    return tuple(float(x) for x in np.einsum("kii->k", prod))
+
+
+_FINGERPRINT_ELEMENTS: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _fingerprint_elements(k: int, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """The seeded words (FINGERPRINT_SIZE, 7) in k generators and algebra coefficients (FINGERPRINT_SIZE, m)."""
+    key = (k, m)
+    if key not in _FINGERPRINT_ELEMENTS:
+        rng = np.random.default_rng(FINGERPRINT_SEED)
+        words, coefs = np.zeros((FINGERPRINT_SIZE, 7 if k else 0), dtype=np.int64), np.zeros((FINGERPRINT_SIZE, m))
+        for i in range(FINGERPRINT_SIZE):
+            if k:
+                words[i] = rng.integers(0, k, size=7)
+            if m:
+                coefs[i] = rng.standard_normal(m)
+        _FINGERPRINT_ELEMENTS[key] = (words, coefs)
+    return _FINGERPRINT_ELEMENTS[key]
 
 
 def _angular_momentum(G: Group, casimir: float, parity_sign: float | None) -> tuple[int | None, int | None]:
     from ..groups import O, SO
 
-    if G not in (SO(3), O(3)):
+    if len(G.lie_algebra) != 3 or G.d != 3 or G not in (SO(3), O(3)):
         return None, None
     # SO(3) generators with orthonormal (trace) basis Xᵢ = Lᵢ/√2: Σ dπ(Xᵢ)ᵀdπ(Xᵢ) = l(l+1)/2
     l = int(round((-1.0 + np.sqrt(1.0 + 8.0 * casimir)) / 2.0))
@@ -424,13 +453,13 @@ def identify(G: Group, pi_generators: np.ndarray, pi_algebra: np.ndarray, casimi
     cyc_gens = np.einsum("ji,ajk,kl->ail", b, pi_generators, b) if len(pi_generators) else pi_generators
     cyc_alg = np.einsum("ji,ajk,kl->ail", b, pi_algebra, b) if len(pi_algebra) else pi_algebra
     cyc = list(cyc_gens) + list(cyc_alg)
-    prints = np.array(fingerprint(G, np.asarray(pi_generators), np.asarray(pi_algebra)))
+    prints = fingerprint(G, cyc_gens, cyc_alg)  # of the cyclic form: a new type's own π_k
     with _LOCK:
         known = _REGISTRY.setdefault(G, [])
         for t in known:
             if t.dim != d or len(t.units) != c:
                 continue
-            if float(np.abs(prints - np.array(t.fingerprint)).max()) > FINGERPRINT_ATOL * d:
+            if float(np.abs(np.array(prints) - np.array(t.fingerprint)).max()) > FINGERPRINT_ATOL * d:
                 continue  # different characters: not isomorphic, no solve needed
             ref = list(t.pi_generators) + list(t.pi_algebra)
             h = hom_basis(gens, ref)  # π T = T π_k
@@ -449,6 +478,6 @@ def identify(G: Group, pi_generators: np.ndarray, pi_algebra: np.ndarray, casimi
         l, parity = _angular_momentum(G, casimir, parity_sign)
         cyc_spanning = None if spanning is None else np.einsum("ji,ajk,kl->ail", b, spanning, b)
         units = commutant_units(cyc, c, cyc_spanning)
-        t = IrrepType(G, cyc_gens, cyc_alg, units, casimir, l, parity, serial=len(known))
+        t = IrrepType(G, cyc_gens, cyc_alg, units, casimir, l, parity, serial=len(known), prints=prints)
         known.append(t)
         return t, b

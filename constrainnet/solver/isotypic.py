@@ -59,7 +59,7 @@ from .canonical import canonical_basis
 from .casimir import JOIN_RTOL, normalizes_algebra, orthonormal_algebra
 from .intertwiners import BlockEquations
 from .intertwiners import _project_out_range as project_out_range
-from .irreps import COMMUTANT_NAMES, IrrepType, hom_basis, identify
+from .irreps import COMMUTANT_NAMES, FINGERPRINT_ATOL, IrrepType, hom_basis, identify
 
 __all__ = ["LeafDecomposition", "decompose_leaf", "certify", "canonical_copies", "leaf_operators", "piece_invariants", "DECOMPOSE_MAX_SIZE", "CERTIFY_ATOL", "certify_products"]
 
@@ -246,15 +246,24 @@ def _commutant_dim(compressed: np.ndarray, scales: list[float]) -> int:
     return c
 
 
-def _align(pieces: list[np.ndarray], ws: list[np.ndarray], scales: list[float]) -> list[list[np.ndarray]]:
-    """Group isomorphic pieces and rotate each onto the first of its class (same matrices)."""
+def _align(pieces: list[np.ndarray], ws: list[np.ndarray], scales: list[float], prints: list[np.ndarray] | None = None) -> list[list[np.ndarray]]:
+    """Group isomorphic pieces and rotate each onto the first of its class (same matrices).
+
+    ``prints`` (optional): the character of each piece at a few fixed group
+    elements; pieces whose characters differ by more than
+    :data:`~constrainnet.solver.irreps.FINGERPRINT_ATOL` · d are not isomorphic,
+    and their intertwiners are not formed.
+    """
     classes: list[list[np.ndarray]] = []
     images: list[list[np.ndarray]] = []  # Wⱼ P₁ / scaleⱼ for each class's first piece P₁
-    for p in pieces:
+    firsts: list[int] = []
+    for at, p in enumerate(pieces):
         d = p.shape[1]
-        for cls, wm in zip(classes, images):
+        for cls, wm, first in zip(classes, images, firsts):
             master = cls[0]
             if master.shape[1] != d:
+                continue
+            if prints is not None and float(np.abs(prints[at] - prints[first]).max()) > FINGERPRINT_ATOL * d:
                 continue
             ys = [p.T @ x for x in wm]
             norms = [float(np.linalg.norm(y)) for y in ys]
@@ -269,6 +278,7 @@ def _align(pieces: list[np.ndarray], ws: list[np.ndarray], scales: list[float]) 
         else:
             classes.append([p])
             images.append([w @ p / s for w, s in zip(ws, scales)])
+            firsts.append(at)
     return classes
 
 
