@@ -17,6 +17,7 @@ from .bilinear import BiLinear
 from .checks import check_input, check_like, factory_kwargs
 from .linear import Linear
 from .nonlinear import GatedNonlinearity, gated
+from .typed_emlp import EMLP_PLANS, build_typed, typed_forward
 from .uniform import uniform_rep
 
 __all__ = ["EMLPBlock", "EMLP", "MLP", "hidden_reps"]
@@ -219,6 +220,13 @@ class EMLP(nn.Module):
             a Rep, or a list of ints/Reps, one per layer.
         num_layers: number of hidden EMLPBlocks.
         device, dtype: of every parameter and buffer.
+        plan: ``"isotypic"``: hidden features held per irreducible type from
+            the first block to the last (:mod:`constrainnet.nn.typed_emlp`);
+            ``"assembled"``: every layer assembles its dense weight; ``"auto"``
+            (default): isotypic where every hidden rep allows it (no
+            permutation components, which are gated elementwise, and an
+            orthogonal decomposition), else assembled. Both compute the same
+            function of the same parameters (state_dicts load into either).
 
     Raises:
         RepMismatchError: reps of another group, or an input of the wrong width.
@@ -247,9 +255,12 @@ class EMLP(nn.Module):
         num_layers: int = 3,
         device: Any = None,
         dtype: Any = None,
+        plan: str = "auto",
     ) -> None:
         super().__init__()
         _check_reps(rep_in, rep_out, group, "EMLP")
+        if plan not in EMLP_PLANS:
+            raise ValueError(f"EMLP: expected plan in {EMLP_PLANS}, got {plan!r}")
         factory = factory_kwargs(device, dtype, "EMLP")
         self.rep_in, self.rep_out, self.group = rep_in, rep_out, group
         reps = [rep_in] + hidden_reps(group, ch, num_layers)
@@ -257,13 +268,17 @@ class EMLP(nn.Module):
         blocks: list[nn.Module] = [EMLPBlock(a, b, **factory) for a, b in zip(reps, reps[1:])]
         blocks.append(Linear(reps[-1], rep_out, **factory))
         self.layers = nn.Sequential(*blocks)
+        self._typed = build_typed(self.layers, reps, rep_out, plan, factory)
+        self.plan = "isotypic" if self._typed is not None else "assembled"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x, self.rep_in, "EMLP")
-        return self.layers(x)
+        if self._typed is None:
+            return self.layers(x)
+        return typed_forward(self.layers, self._typed, x)
 
     def extra_repr(self) -> str:
-        return f"rep_in={self.rep_in!r}, rep_out={self.rep_out!r}, group={self.group!r}"
+        return f"rep_in={self.rep_in!r}, rep_out={self.rep_out!r}, group={self.group!r}, plan={self.plan!r}"
 
 
 class MLP(nn.Module):

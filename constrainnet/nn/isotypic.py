@@ -44,7 +44,7 @@ from ..solver.irreps import IrrepType
 from .assembly import SparseSum
 from .plan import LinearPlan, components
 
-__all__ = ["TypedLayout", "TypedMaps", "TYPED_DENSE_MAX_SIZE", "is_trivial_type", "joint_sums", "to_typed", "from_typed", "typed_product"]
+__all__ = ["TypedLayout", "TypedMaps", "TYPED_DENSE_MAX_SIZE", "is_trivial_type", "joint_sums", "PlainToTyped", "TypedToPlain", "to_typed", "from_typed", "typed_product"]
 
 # Reps up to this many coordinates are changed to and from the typed layout by
 # one dense (size × d_k·m_k) matrix per type (in an EMLP only the input, the
@@ -365,5 +365,141 @@ def _map_terms(plan: LinearPlan, lin: TypedLayout, lout: TypedLayout, s: int, co
                 terms.append((dest.ravel(), np.broadcast_to(src, dest.shape).ravel(), value.ravel()))
         if np.abs(changed[~covered]).max(initial=0.0) > _BLOCK_RTOL * scale:
             raise RepError(f"TypedMaps: the basis of {plan.inputs[i].rep!r} >> {plan.outputs[j].rep!r} maps between different types")
+        offset += p.r * n * m
+    return terms
+
+
+class PlainToTyped:
+    r"""One matrix A (|in|, W) from plain input coordinates to several maps' typed outputs (and plain ones).
+
+    ``x A`` gives, for map s and output type k, the (batch, d_k·m_k) region
+    ``regions[s][k]`` (entry e·m_k + slot) of its typed output, and for a map
+    whose output is plain (layout None, with its coordinate ``order``), its
+    coordinates at ``regions[s][None]``.
+
+    Args:
+        size_in: input coordinates; ``order_in`` (optional) places rep coordinate i at column ``order_in[i]``.
+        maps: per map, (plan, layout_out or None, order_out or None).
+    """
+
+    def __init__(self, size_in: int, maps: Sequence[tuple[LinearPlan, TypedLayout | None, np.ndarray | None]],
+                 order_in: np.ndarray | None = None) -> None:
+        self.maps = list(maps)
+        self.regions: list[dict] = []
+        width = 0
+        for _, lout, _ in self.maps:
+            here: dict = {}
+            if lout is None:
+                pass
+            else:
+                for k, (d, m) in enumerate(zip(lout.dims, lout.mults)):
+                    here[k] = (width, d, m)
+                    width += d * m
+            self.regions.append(here)
+        for s, (plan, lout, _) in enumerate(self.maps):
+            if lout is None:
+                self.regions[s][None] = (width, 1, plan.rep_out.size)
+                width += plan.rep_out.size
+        self.width = width
+        self.operands = [(size_in, width)]
+        order_in = np.arange(size_in) if order_in is None else np.asarray(order_in)
+        dest, src, val = [], [], []
+        offset = 0
+        for s, (plan, lout, order_out) in enumerate(self.maps):
+            for d, c, v in _entry_terms(plan, None, lout, order_in, order_out, self.regions[s], width, None):
+                dest.append(d)
+                src.append(c + offset)
+                val.append(v)
+            offset += plan.num_coefficients
+        self.num_coefficients = offset
+        self.size = size_in * width
+        self.terms = _cat_terms(dest, src, val)
+
+    def split(self, flat: torch.Tensor) -> list[torch.Tensor]:
+        """[A] as a (|in|, W) view of the flat vector."""
+        return [flat[: self.size].view(self.operands[0])]
+
+
+class TypedToPlain:
+    r"""Per input type k a matrix A_k (d_k·m_k, |out|): y = Σ_k T_k (batch, d_k·m_k) A_k, the output in plain coordinates.
+
+    Args:
+        layout_in: typed layout of the input.
+        plan: the map's plan.
+        order_out: optional; rep coordinate i of the output goes to column ``order_out[i]``.
+    """
+
+    def __init__(self, layout_in: TypedLayout, plan: LinearPlan, order_out: np.ndarray | None = None) -> None:
+        self.layout_in = layout_in
+        n_out = plan.rep_out.size
+        self.operands = [(d * m, n_out) for d, m in zip(layout_in.dims, layout_in.mults)]
+        offsets = np.concatenate([[0], np.cumsum([r * w for r, w in self.operands])]).astype(np.int64)
+        self.num_coefficients = plan.num_coefficients
+        self.size = int(offsets[-1])
+        self.terms = _cat_terms(*zip(*_entry_terms(plan, layout_in, None, None, order_out, None, n_out, offsets)) if plan.pairs else ([], [], []))
+
+    def split(self, flat: torch.Tensor) -> list[torch.Tensor | None]:
+        out, start = [], 0
+        for rows, width in self.operands:
+            out.append(flat[start : start + rows * width].view(rows, width) if rows * width else None)
+            start += rows * width
+        return out
+
+
+def _cat_terms(dest: Sequence, src: Sequence, val: Sequence) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    if not len(dest):
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
+    return np.concatenate(dest).astype(np.int64), np.concatenate(src).astype(np.int64), np.concatenate(val)
+
+
+def _entry_terms(plan: LinearPlan, lin: TypedLayout | None, lout: TypedLayout | None, order_in: np.ndarray | None,
+                 order_out: np.ndarray | None, regions: dict | None, width: int, offsets: np.ndarray | None) -> list:
+    """Terms of maps with one plain side: entries of U_bᵀ B (plain input) or B U_a (plain output), placed by position."""
+    terms = []
+    offset = 0
+    for p in plan.pairs:
+        inp, out = plan.inputs[p.i], plan.outputs[p.j]
+        n, m, a, b = out.mult, inp.mult, inp.rep.size, out.rep.size
+        basis = p.basis
+        if lout is not None:
+            basis = np.einsum("ob,kbi->koi", lout.change[p.j].T, basis)
+        if lin is not None:
+            basis = np.einsum("koi,ia->koa", basis, lin.change[p.i])
+        scale = max(np.abs(basis).max(), 1e-300)
+        k, o, i = np.nonzero(np.abs(basis) > _ZERO_RTOL * scale)
+        value = basis[k, o, i]
+        pp = np.arange(n)[:, None]
+        qq = np.arange(m)[:, None]
+        # the row (output side) position of (copy pp, o) and the column (input side) position of (copy qq, i)
+        if lout is not None:
+            piece_of = np.empty(b, dtype=np.int64)
+            for s, piece in enumerate(lout.pieces[p.j]):
+                piece_of[piece.column : piece.column + piece.dim] = s
+            s_o = piece_of[o]
+            kind = np.array([lout.pieces[p.j][s].type_index for s in s_o], dtype=np.int64)
+            e = o - np.array([lout.pieces[p.j][s].column for s in s_o], dtype=np.int64)
+            starts = np.array([regions[t][0] for t in kind], dtype=np.int64)
+            mults = np.array([lout.mults[t] for t in kind], dtype=np.int64)
+            out_pos = starts[None, :] + e[None, :] * mults[None, :] + lout.slots[p.j][:, s_o]  # (n, terms)
+        else:
+            rows = out.offset + pp * b + o[None, :]
+            out_pos = (rows if order_out is None else np.asarray(order_out)[rows]) + (regions[None][0] if regions else 0)
+        if lin is not None:
+            piece_of = np.empty(a, dtype=np.int64)
+            for s, piece in enumerate(lin.pieces[p.i]):
+                piece_of[piece.column : piece.column + piece.dim] = s
+            s_i = piece_of[i]
+            kind = np.array([lin.pieces[p.i][s].type_index for s in s_i], dtype=np.int64)
+            e = i - np.array([lin.pieces[p.i][s].column for s in s_i], dtype=np.int64)
+            mults = np.array([lin.mults[t] for t in kind], dtype=np.int64)
+            in_row = e[None, :] * mults[None, :] + lin.slots[p.i][:, s_i]  # (m, terms): row of A_kind
+            base = offsets[kind][None, :]
+            dest = base[None] + in_row[None, :, :] * width + out_pos[:, None, :]
+        else:
+            cols = inp.offset + qq * a + i[None, :]
+            in_pos = order_in[cols]  # (m, terms)
+            dest = in_pos[None, :, :] * width + out_pos[:, None, :]
+        src = offset + k[None, None, :] * n * m + np.arange(n)[:, None, None] * m + np.arange(m)[None, :, None]
+        terms.append((dest.ravel(), np.broadcast_to(src, dest.shape).ravel(), np.broadcast_to(value, dest.shape).ravel()))
         offset += p.r * n * m
     return terms

@@ -24,7 +24,7 @@ from .assembly import Float64Buffers, register_sums, sparse_map
 from .isotypic import TypedLayout, TypedMaps, joint_sums, typed_product
 from .plan import LinearPlan, components
 
-__all__ = ["TypedAffine", "TypedChange", "TypedGates", "typed_supported"]
+__all__ = ["TypedAffine", "TypedChange", "TypedGates", "TypedPair", "typed_supported"]
 
 
 def typed_supported(rep: Rep) -> bool:
@@ -81,6 +81,42 @@ class TypedChange:
         return out
 
 
+class TypedPair:
+    """Two typed features of one small rep (u and v of a bilinear layer) → both in plain coordinates, one product per type.
+
+    Args:
+        owner, prefix, layout, factory, order: as :class:`TypedChange` (``order``: plain column of each rep coordinate).
+    """
+
+    def __init__(self, owner: Float64Buffers, prefix: str, layout: TypedLayout, factory: dict, order: np.ndarray | None = None) -> None:
+        self.layout = layout
+        p = layout.change_matrix()
+        if order is not None:
+            moved = np.empty_like(p)
+            moved[np.asarray(order)] = p
+            p = moved
+        n = layout.size
+        self.names = []
+        for k, (o, d, m) in enumerate(zip(layout.offsets, layout.dims, layout.mults)):
+            pt = p[:, o : o + d * m].T.reshape(d, m, n)
+            both = np.zeros((d, 2 * m, 2 * n))
+            both[:, :m, :n] = pt
+            both[:, m:, n:] = pt
+            owner._register_float64(f"{prefix}_{k}", both.reshape(d * 2 * m, 2 * n), factory)
+            self.names.append(f"{prefix}_{k}")
+
+    def from_typed(self, owner: Float64Buffers, u: dict, v: dict, batch: int, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """({type: (batch, d, m)} of u, the same of v) → (u, v), each (batch, size) in plain coordinates."""
+        b = owner._buffers
+        out = None
+        for k, (t, d, m) in enumerate(zip(self.layout.types, self.layout.dims, self.layout.mults)):
+            parts = [x[t] if t in x else like.new_zeros(batch, d, m) for x in (u, v)]
+            flat = torch.cat(parts, dim=-1).view(batch, d * 2 * m)
+            out = flat.mm(b[self.names[k]]) if out is None else torch.addmm(out, flat, b[self.names[k]])
+        assert out is not None
+        return out[:, : self.layout.size], out[:, self.layout.size :]
+
+
 class TypedAffine:
     r"""Equivariant affine maps that read one typed input, applied one product per input type.
 
@@ -106,11 +142,11 @@ class TypedAffine:
         self.buffers = register_sums(owner, prefix, joint_sums([self.maps, *self.extra]), factory)
         # the units J_1.. of every complex or quaternionic type read by these maps
         self.units: dict = {}
-        for layout in (layout_in, *(g.layout_in for g in self.extra)):
+        for layout in (layout_in, *(g.layout_in for g in self.extra if hasattr(g, "layout_in"))):
             for t in layout.types:
                 if len(t.units) > 1 and t not in self.units:
                     name = f"{prefix}_units_{len(self.units)}"
-                    owner._register_float64(name, np.ascontiguousarray(t.units[1:]), factory)
+                    owner._register_float64(name, np.array(t.units[1:]), factory)
                     self.units[t] = name
         # the bias: on each output's trivial type, Q_typed β; stacked (Σ_s m_triv,s, Σ_s r_s), block-diagonal
         blocks = []
@@ -235,14 +271,15 @@ class TypedGates:
             expand[k][g, slot] = 1.0
         g_triv = gated_layout.trivial
         self.gate_slots = (gated_layout.mults[g_triv] - n_gates, gated_layout.mults[g_triv]) if n_gates else None
-        self.names: list[str | None] = []
+        # σ(gates) @ E gives every gated slot its copy's gate, all types at once (their columns side by side)
+        widths = [m if expand[k].any() else 0 for k, m in enumerate(layout.mults)]
+        self.factor_columns = np.concatenate([[0], np.cumsum(widths)]).tolist()
+        owner._register_float64(f"{prefix}_expand", np.concatenate([expand[k] for k in range(len(widths)) if widths[k]], axis=1)
+                                if any(widths) else np.zeros((n_gates, 0)), factory)
+        self.expand_name = f"{prefix}_expand"
+        self.gated_types = [bool(w) for w in widths]
         self.mask_names: list[str | None] = []
         for k in range(len(layout.types)):
-            if expand[k].any():
-                owner._register_float64(f"{prefix}_expand_{k}", expand[k], factory)
-                self.names.append(f"{prefix}_expand_{k}")
-            else:
-                self.names.append(None)
             if self_mask[k].any() and not self_mask[k].all():
                 owner.register_buffer(f"{prefix}_self_{k}", torch.as_tensor(self_mask[k], device=factory.get("device")), persistent=False)
                 self.mask_names.append(f"{prefix}_self_{k}")
@@ -253,10 +290,10 @@ class TypedGates:
     def __call__(self, owner: Float64Buffers, zs: dict) -> list[torch.Tensor]:
         """{type: (batch, d, m) features and gates of gated(rep)} → the typed features of rep (list in layout order)."""
         b = owner._buffers
-        gates = None
+        factors = None
         if self.gate_slots is not None:
             triv = zs[self.gated_layout.types[self.gated_layout.trivial]]
-            gates = torch.sigmoid(triv[:, 0, self.gate_slots[0] : self.gate_slots[1]])
+            factors = torch.sigmoid(triv[:, 0, self.gate_slots[0] : self.gate_slots[1]]).mm(b[self.expand_name])
         out = []
         for k, t in enumerate(self.layout.types):
             m = self.layout.mults[k]
@@ -267,7 +304,8 @@ class TypedGates:
             if self.self_only[k]:
                 out.append(F.silu(z))
                 continue
-            factor = gates.mm(b[self.names[k]]) if self.names[k] is not None else None
+            lo, hi = self.factor_columns[k], self.factor_columns[k + 1]
+            factor = factors[:, lo:hi] if self.gated_types[k] else None
             if self.mask_names[k] is not None:
                 own = torch.sigmoid(z[:, 0, :])
                 factor = own if factor is None else torch.where(b[self.mask_names[k]], own, factor)

@@ -20,14 +20,15 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+import numpy as np
 import torch
 
 from ..errors import RepError, SolverError
 from .assembly import Float64Buffers
 from .checks import check_like
-from .isotypic import TypedLayout, TypedMaps
+from .isotypic import PlainToTyped, TypedLayout
 from .nonlinear import gated
-from .typed import TypedAffine, TypedChange, TypedGates, typed_supported
+from .typed import TypedAffine, TypedChange, TypedGates, TypedPair, typed_supported
 
 __all__ = ["TypedBlock", "TypedHead", "typed_model_supported", "build_typed", "typed_forward", "EMLP_PLANS", "TypedModel"]
 
@@ -48,15 +49,24 @@ class TypedBlock:
         self.layout_out = TypedLayout(block.rep_out)
         wide = TypedLayout(gated(block.rep_out))
         mid = TypedLayout(bil.rep_mid)
-        prod = TypedLayout(bil.rep_product)
         bias = lambda layer: layer._float64_buffers["bias_basis"] if layer.bias_coefficients is not None else None  # noqa: E731
         maps = [(block.linear._plan, wide, bias(block.linear)), (bil.left._plan, mid, bias(bil.left)), (bil.right._plan, mid, bias(bil.right))]
-        self.products = TypedMaps(prod, [(bil.out._plan, wide)])
+        # W_out from the products as they come (copy-major) straight to typed outputs: one product
+        self.products = PlainToTyped(bil.rep_product.size, [(bil.out._plan, wide, None)], order_in=bil.groups.product_order)
         self.affine = TypedAffine(block, "_typed", layout_in, maps, factory, extra=[self.products])
-        self.mid = TypedChange(block, "_typed_mid", mid, factory, order=bil.groups.order)
-        self.prod = TypedChange(block, "_typed_prod", prod, factory, order=bil.groups.product_order)
+        self.mid = TypedPair(block, "_typed_mid", mid, factory, order=bil.groups.order)
         self.gates = TypedGates(block, "_typed_gates", block.rep_out, self.layout_out, wide, factory)
         self.wide, self.mid_layout = wide, mid
+
+    def counts(self) -> tuple[int, int]:
+        """(kernels, multiply-adds per sample) of :meth:`forward`, as the cost model counts them."""
+        lin, wide, mid = self.layout_in, self.wide, self.mid_layout
+        kernels = len(lin.types) + 2 * len(mid.types) + 4 + 2 * len(wide.types) + 4
+        ops = self.affine.maps.operands
+        flops = sum(d * rows * width for d, (rows, width) in zip(lin.dims, ops))
+        flops += sum(d * 2 * m * 2 * mid.size for d, m in zip(mid.dims, mid.mults))
+        flops += self.products.operands[0][0] * self.products.width + self.gates.n_gates * self.layout_out.size
+        return kernels, flops
 
     def operands(self, block: Any) -> tuple:
         """(operands of L, W_1, W_2 per input type; operands of W_out per product type; stacked bias), differentiable."""
@@ -70,13 +80,12 @@ class TypedBlock:
         ops, prod_ops, bias = operands
         batch = xs[0].shape[0]
         linear, u, v = self.affine.apply(block, xs, ops, bias)
-        u = self.mid.from_typed(block, _complete(u, self.mid_layout, batch, xs[0]))
-        v = self.mid.from_typed(block, _complete(v, self.mid_layout, batch, xs[0]))
-        ps = self.prod.to_typed(block, block.bilinear.groups.products(u, v))
-        (bil,) = self.affine.apply(block, ps, prod_ops, None, maps=self.products)
+        u, v = self.mid.from_typed(block, u, v, batch, xs[0])
+        products = block.bilinear.groups.products(u, v).mm(prod_ops[0])
         z = {}
-        for t, d, m in zip(self.wide.types, self.wide.dims, self.wide.mults):
-            a, b = linear.get(t), bil.get(t)
+        for k, (t, d, m) in enumerate(zip(self.wide.types, self.wide.dims, self.wide.mults)):
+            start = self.products.regions[0][k][0]
+            a, b = linear.get(t), products[:, start : start + d * m].view(batch, d, m)
             z[t] = a + b if a is not None and b is not None else (a if a is not None else b)
             if z[t] is None:  # a type neither the input nor the products reach: zero features
                 z[t] = xs[0].new_zeros(batch, d, m)
@@ -108,19 +117,65 @@ def _complete(parts: dict, layout: TypedLayout, batch: int, like: torch.Tensor) 
     return [parts[t] if t in parts else like.new_zeros(batch, d, m) for t, d, m in zip(layout.types, layout.dims, layout.mults)]
 
 
+# The cost model of plan="auto" (see the guide, "Plans"): a forward costs
+# kernels × KERNEL_SECONDS + batch × multiply-adds per sample × MULTIPLY_ADD_SECONDS,
+# per device type. Set from timings of EMLP layers at widths 64 to 384 on 2 CPU
+# threads (about 20 µs per kernel with its autograd bookkeeping, 20 G multiply-adds
+# per second in small GEMMs) and on an H200 (launch-bound: 8 µs per kernel).
+KERNEL_SECONDS = {"cpu": 20e-6, "cuda": 8e-6}
+MULTIPLY_ADD_SECONDS = {"cpu": 1 / 20e9, "cuda": 1 / 20e12}
+
+
 class TypedModel:
-    """The typed forward of a whole EMLP: per block a :class:`TypedBlock`, and the :class:`TypedHead`."""
+    """The typed forward of a whole EMLP: per block a :class:`TypedBlock`, and the :class:`TypedHead`.
+
+    Attributes:
+        kernels: (typed, assembled) kernels of one forward, as the cost model counts them.
+        multiply_adds: (typed, assembled) multiply-adds per sample of one forward.
+    """
 
     def __init__(self, layers: Sequence[Any], reps: Sequence[Any], factory: dict) -> None:
         blocks, last = list(layers[:-1]), layers[-1]
         layout = TypedLayout(reps[0])
         first_layout = layout
         self.blocks = []
+        typed_k, dense_k, typed_f, dense_f = 0, 0, 0, 0
         for block in blocks:
             typed = TypedBlock(block, layout, factory)
             self.blocks.append(typed)
+            k, f = typed.counts()
+            typed_k, typed_f = typed_k + k, typed_f + f
+            wide, mid = typed.wide.size, typed.mid_layout.size
+            dense_k += 9  # stacked affine, split, products (3), W_out, gates (3)
+            dense_f += block.rep_in.size * (wide + 2 * mid) + block.bilinear.rep_product.size * wide + wide
             layout = typed.layout_out
         self.head = TypedHead(blocks[0], last, first_layout, layout, factory)
+        typed_k += len(first_layout.types) + len(layout.types) + len(self.head.layout_out.types)
+        typed_f += first_layout.size ** 2 + layout.size * last.rep_out.size + last.rep_out.size ** 2
+        dense_k += 1
+        dense_f += layout.size * last.rep_out.size
+        self.kernels, self.multiply_adds = (typed_k, dense_k), (typed_f, dense_f)
+
+    forced = False  # plan="isotypic": typed whatever the batch
+
+    def min_batch_now(self, device_type: str) -> int:
+        """0 when the typed forward is forced, else :meth:`min_batch` (memoised per device type)."""
+        if self.forced:
+            return 0
+        memo = self.__dict__.setdefault("_min_batch", {})
+        if device_type not in memo:
+            memo[device_type] = self.min_batch(device_type)
+        return memo[device_type]
+
+    def min_batch(self, device_type: str) -> int:
+        """The smallest batch for which the cost model prefers the typed forward on this kind of device (huge: never)."""
+        kernel = KERNEL_SECONDS.get(device_type, KERNEL_SECONDS["cuda"])
+        flop = MULTIPLY_ADD_SECONDS.get(device_type, MULTIPLY_ADD_SECONDS["cuda"])
+        saved = (self.multiply_adds[1] - self.multiply_adds[0]) * flop
+        extra = (self.kernels[0] - self.kernels[1]) * kernel
+        if saved <= 0:
+            return 2**62
+        return max(1, int(np.ceil(extra / saved)))
 
 
 def build_typed(layers: Sequence[Any], reps: Sequence[Any], rep_out: Any, plan: str, factory: dict) -> TypedModel | None:
@@ -145,7 +200,9 @@ def build_typed(layers: Sequence[Any], reps: Sequence[Any], rep_out: Any, plan: 
             )
         return None
     try:
-        return TypedModel(layers, reps, factory)
+        model = TypedModel(layers, reps, factory)
+        model.forced = plan == "isotypic"
+        return model
     except (RepError, SolverError):
         if plan == "isotypic":
             raise
@@ -156,6 +213,8 @@ def typed_forward(layers: Sequence[Any], typed: TypedModel, x: torch.Tensor) -> 
     """The EMLP's output from its typed forward; x (*, rep_in.size)."""
     first, last = layers[0], layers[-1]
     x2 = x.reshape(-1, x.shape[-1])
+    if x2.shape[0] < typed.min_batch_now(x2.device.type):
+        return layers(x)
     check_like(x2, first.coefficients, "EMLP")
     xs = typed.head.input.to_typed(first, x2)
     for block, tb in zip(layers[:-1], typed.blocks):
