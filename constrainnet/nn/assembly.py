@@ -302,16 +302,16 @@ def stacked_layout(layers: Sequence[Any]) -> tuple[list[BlockLayout], list[np.nd
     bases: list[np.ndarray] = []
     rows = 0
     for layer in layers:
-        layout += [replace(lay, row=lay.row + rows) for lay in layer._layout]
-        bases += [p.basis for p in layer._plan.pairs]
+        layout += [replace(lay, row=lay.row + rows) for lay in layer.plan.layout]
+        bases += [p.basis for p in layer.plan.blocks.pairs]
         rows += layer.out_features
     return layout, bases, rows
 
 
 class CachedAssembly(Float64Buffers, abc.ABC):
     """A module whose forward uses tensors assembled from its parameters by :meth:`_assemble`,
-    cached in eval mode under ``torch.no_grad()`` and rebuilt when a parameter changes
-    (an in-place update bumps its version; new storage changes its address)."""
+    cached in eval mode under ``torch.no_grad()`` (not under ``torch.compile``) and rebuilt
+    when a parameter changes (an in-place update bumps its version; new storage changes its address)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -323,8 +323,8 @@ class CachedAssembly(Float64Buffers, abc.ABC):
 
     def _weights(self) -> tuple[torch.Tensor, ...]:
         """:meth:`_assemble`'s tensors: fresh (differentiable) in training or with grad, else cached."""
-        if self.training or torch.is_grad_enabled():
-            return self._assemble()
+        if self.training or torch.is_grad_enabled() or torch.compiler.is_compiling():
+            return self._assemble()  # (the cache key reads tensor versions and addresses, which compiled code cannot)
         key = tuple((p._version, p.data_ptr()) for p in self.parameters())
         if self._cache is None or self._cache[0] != key:
             self._cache = (key, *self._assemble())
@@ -399,6 +399,8 @@ class WeightAssembly:
         buffers = module._buffers
         forward, backward = ([buffers[name] for name in names] for names in self.buffers)
         q = buffers[bias_basis] if biases else None
+        if not torch.is_grad_enabled():  # nothing to record (and no autograd.Function for torch.compile to trace)
+            return _assemble(self, forward, q, coefficients, biases)
         return _Assemble.apply(self, forward, backward, q, len(coefficients), None, *coefficients, *biases)
 
     def from_flat(self, module: nn.Module, flat: torch.Tensor, split: int, bias_basis: str) -> Any:
@@ -409,6 +411,8 @@ class WeightAssembly:
         """
         buffers = module._buffers
         forward, backward = ([buffers[name] for name in names] for names in self.buffers)
+        if not torch.is_grad_enabled():
+            return _assemble(self, forward, buffers[bias_basis], (flat[:split],), (flat[split:],))
         return _Assemble.apply(self, forward, backward, buffers[bias_basis], 1, split, flat)
 
 
@@ -440,11 +444,7 @@ class _Assemble(torch.autograd.Function):
         coefficients, biases = params[:n], params[n:]
         ctx.sums, ctx.buffers, ctx.bias_basis = assembly.sums, (forward, backward), bias_basis
         ctx.sizes = ([p.numel() for p in coefficients], [p.numel() for p in biases])
-        c = coefficients[0] if n == 1 else torch.cat(coefficients)
-        weight = assembly.sums[0].apply(c, *forward).view(assembly.shape)
-        if not biases:
-            return weight
-        return weight, torch.mv(bias_basis, biases[0] if len(biases) == 1 else torch.cat(biases))
+        return _assemble(assembly, forward, bias_basis, coefficients, biases)
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor, grad_bias: torch.Tensor | None = None) -> tuple:
@@ -460,6 +460,15 @@ class _Assemble(torch.autograd.Function):
         if bias_grad is not None:
             grads += _split(bias_grad, ctx.sizes[1])
         return (None,) * 6 + tuple(g if need else None for g, need in zip(grads, needs))
+
+
+def _assemble(assembly: WeightAssembly, forward: Sequence[torch.Tensor], bias_basis: torch.Tensor | None, coefficients: Sequence[torch.Tensor], biases: Sequence[torch.Tensor]) -> Any:
+    """The weights (and Q β with biases) of :class:`_Assemble`'s forward, not recorded by autograd."""
+    c = coefficients[0] if len(coefficients) == 1 else torch.cat(list(coefficients))
+    weight = assembly.sums[0].apply(c, *forward).view(assembly.shape)
+    if not biases:
+        return weight
+    return weight, torch.mv(bias_basis, biases[0] if len(biases) == 1 else torch.cat(list(biases)))
 
 
 def _split(flat: torch.Tensor, sizes: list[int]) -> tuple[torch.Tensor, ...]:

@@ -9,7 +9,7 @@ backward by hand, writing every gradient straight into its place:
 - :class:`AssembledAffine` (``Linear``): y = x Wᵀ + Q β with W assembled from
   the coefficients c by the layer's sparse map M (W = M c); the backward is
   ∂W = ∂yᵀ x, ∂c = Mᵀ ∂W, ∂β = Qᵀ Σ_n ∂y_n, ∂x = ∂y W.
-- :class:`FusedBlock` (``EMLPBlock``): z = x S + b, the products p of u and v
+- :class:`FusedBlockNode` (``EMLPBlock``, through :class:`FusedBlock`): z = x S + b, the products p of u and v
   (two slices of z, multiplied copy by copy), y = z_L + p O, then the gate; S and O come flattened in one tensor
   (one assembly node for both), whose gradient is written in one buffer.
 
@@ -25,7 +25,7 @@ from typing import Any, Callable, Sequence
 
 import torch
 
-__all__ = ["AssembledAffine", "FusedBlock"]
+__all__ = ["AssembledAffine", "FusedBlock", "FusedBlockNode"]
 
 
 def _composite_grads(
@@ -82,7 +82,23 @@ class AssembledAffine(torch.autograd.Function):
         return None, None, None, None, None, grad_x, grad_c, grad_beta
 
 
-class FusedBlock(torch.autograd.Function):
+class FusedBlock:
+    """One EMLP block on a 2-D x: :class:`FusedBlockNode`, or under ``torch.compile`` the block's composite.
+
+    The node writes into slices of preallocated tensors (``out=``), which
+    ``torch.compile`` cannot trace; compiled code gets the composite of the
+    same operations instead, which the compiler fuses itself.
+    """
+
+    @staticmethod
+    def apply(block: Any, x: torch.Tensor, weights: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+        """σ_gate(z_L + p(u, v) O) for ``block`` (see :class:`FusedBlockNode`)."""
+        if torch.compiler.is_compiling():
+            return block._composite(x, weights, bias)
+        return FusedBlockNode.apply(block, x, weights, bias)
+
+
+class FusedBlockNode(torch.autograd.Function):
     r"""One EMLP block on a 2-D x: σ_gate(z_L + p(u, v) O), z = x S + b = [z_L, u, v].
 
     ``apply(block, x, weights, bias)``: ``block`` an

@@ -11,10 +11,11 @@ from torch import nn
 
 from ..errors import RepMismatchError
 from ..reps import Rep
-from .assembly import BlockLayout, Float64Buffers, WeightAssembly, WeightPart, affine
+from .assembly import Float64Buffers
 from .checks import check_input, check_like, factory_kwargs
-from .fused import AssembledAffine
-from .plan import BASIS_FORMAT_VERSION, LinearPlan
+from .linear_plans import choose_plan, plan_class
+from .orbit_linear import OrbitPlan  # noqa: F401  (registers the orbit plan)
+from .plan import BASIS_FORMAT_VERSION
 
 __all__ = ["Linear", "check_input"]
 
@@ -32,19 +33,31 @@ class Linear(Float64Buffers):
     .. math::
         W_{ab} = \sum_k C_k \otimes B_k,
 
-    with B_k the canonical basis of Hom(a, b) (solved once, a non-persistent
-    buffer) and C_k a free (n × m) coefficient matrix (the parameters). The
-    bias b = Q_out β lies in the invariant subspace of ``rep_out``.
+    with B_k the canonical basis of Hom(a, b) and C_k a free (n × m)
+    coefficient matrix (the parameters). The bias b = Q_out β lies in the
+    invariant subspace of ``rep_out``.
 
-    In training mode the layer assembles W and b from the coefficients at each
-    call by a few gathers over index buffers built once from the float64 bases
-    (:class:`~constrainnet.nn.assembly.WeightAssembly`), whatever the number of
-    block pairs, and applies them, all in one autograd node with a hand-written
-    backward (:class:`~constrainnet.nn.fused.AssembledAffine`); deterministic
-    and differentiable to any order. In eval mode under ``torch.no_grad()`` it caches W and b, rebuilt
-    when a parameter changes (an in-place update bumps its version: optimiser
-    steps, ``load_state_dict``; or new storage is assigned).
-    ``export()`` gives a plain ``torch.nn.Linear``.
+    How the map is applied is the layer's plan (``layer.plan``, see
+    :mod:`constrainnet.nn.linear_plans`), chosen per layer by a cost model
+    (flops and kernels per training call) or forced by ``plan``:
+
+    - ``"assembled"``: W gathered from the coefficients at each call
+      (:class:`~constrainnet.nn.assembly.WeightAssembly`) and applied by one
+      matrix product, all in one autograd node with a hand-written backward
+      (:class:`~constrainnet.nn.fused.AssembledAffine`); deterministic and
+      differentiable to any order;
+    - ``"orbit"``: orbit bases kept sparse, image reps of ``P4M(n)`` as one
+      circular convolution, restricted to a ``support``
+      (:class:`~constrainnet.nn.orbit_linear.OrbitPlan`); chosen by ``"auto"``
+      for a support, image reps and large orbit bases.
+
+    Plans that share a basis (the assembled plan, the orbit plan without
+    support on orbit bases, and every plan on the canonical bases) share
+    coefficients: their state dicts are interchangeable. In eval mode under
+    ``torch.no_grad()`` the layer caches what its plan applies (W and b),
+    rebuilt when a parameter changes (an in-place update bumps its version:
+    optimiser steps, ``load_state_dict``; or new storage is assigned), but not
+    under ``torch.compile``. ``export()`` gives a plain ``torch.nn.Linear``.
 
     Args:
         rep_in: the input rep.
@@ -53,19 +66,19 @@ class Linear(Float64Buffers):
         device, dtype: of the parameters and buffers (bases are solved in float64
             and cast once).
         support: a group-invariant support that restricts the basis to the
-            orbits inside it: an odd int k (on image reps of ``P4M(n)``: the
-            V → V blocks become local D4-symmetric k×k circular convolutions),
-            or a boolean mask over the coordinates of W (out, in) that is a
-            union of orbits. Permutation reps are then kept sparse
-            (:class:`~constrainnet.nn.orbit_linear.OrbitLinear`, which
-            ``Linear`` builds by itself when a support is given, for image reps
-            and for large orbit bases).
+            orbits inside it (the orbit plan only): an odd int k (on image
+            reps of ``P4M(n)``: the V → V blocks become local D4-symmetric
+            k×k circular convolutions), or a boolean mask over the coordinates
+            of W (out, in) that is a union of orbits.
+        plan: ``"auto"`` (the cost model), or a registered plan name
+            (``"assembled"``, ``"orbit"``, ...).
 
     Shape:
         - Input: (*, rep_in.size)
         - Output: (*, rep_out.size)
 
     Attributes:
+        plan: the plan object; ``plan.name`` its name.
         coefficients: (num_coefficients,) the coefficients C of all block pairs
             with r > 0, pair after pair, each pair's (r, n, m) in C order
             (:meth:`pair_coefficients` gives them as views), initialised
@@ -77,7 +90,8 @@ class Linear(Float64Buffers):
 
     Raises:
         RepMismatchError: reps of different groups, or an input of the wrong width.
-        TypeError, ValueError: a support of the wrong type, or one that cuts an orbit.
+        TypeError, ValueError: a support of the wrong type, one that cuts an
+            orbit, or one given to the assembled plan; an unknown plan name.
         DtypeError: a non-floating ``dtype``, or an input of another dtype than the
             layer's (as ``torch.nn.Linear``, the input is not cast).
         DeviceError: an unknown or unavailable ``device``, or an input on another device.
@@ -89,87 +103,71 @@ class Linear(Float64Buffers):
         >>> layer = cn.nn.Linear(5 * V**0 + 5 * V, V)
         >>> layer(torch.randn(7, 20)).shape
         torch.Size([7, 3])
-        >>> layer.num_coefficients
-        5
+        >>> layer.num_coefficients, layer.plan.name
+        (5, 'assembled')
     """
 
     # 2: the coefficients became one flat parameter (older state_dicts still load)
     _version = 2
 
-    def __new__(cls, *args: Any, **kwargs: Any) -> "Linear":
-        # Linear(...) builds the sparse OrbitLinear where orbit bases, image
-        # convolutions or a support call for it (copy and pickle pass no arguments)
-        if cls is Linear and (args or kwargs):
-            from .orbit_linear import OrbitLinear, use_sparse_plan
-
-            rep_in = args[0] if args else kwargs.get("rep_in")
-            rep_out = args[1] if len(args) > 1 else kwargs.get("rep_out")
-            support = args[5] if len(args) > 5 else kwargs.get("support")
-            if use_sparse_plan(rep_in, rep_out, support):
-                cls = OrbitLinear
-        return super().__new__(cls)
-
     def __init__(
-        self, rep_in: Rep, rep_out: Rep, bias: bool = True, device: Any = None, dtype: Any = None, support: Any = None
+        self,
+        rep_in: Rep,
+        rep_out: Rep,
+        bias: bool = True,
+        device: Any = None,
+        dtype: Any = None,
+        support: Any = None,
+        plan: str = "auto",
     ) -> None:
         super().__init__()
-        if support is not None:  # only a subclass constructed directly gets here
-            raise TypeError(f"{type(self).__name__}: expected support=None (the dense plan has no support), got {support!r}")
-        factory = self._init_layer(rep_in, rep_out, device, dtype)
-        plan = LinearPlan(rep_in, rep_out)
-        self._plan = plan
-        self.coefficients = nn.Parameter(torch.empty(plan.num_coefficients, **factory))
-        self._layout, self._pair_shapes = [], []
-        for t, p in enumerate(plan.pairs):
-            self._register_float64(f"basis_{t}", p.basis, factory)
-            inp, out = plan.inputs[p.i], plan.outputs[p.j]
-            self._layout.append(BlockLayout(out.offset, out.mult, out.rep.size, inp.offset, inp.mult, inp.rep.size, p.r))
-            self._pair_shapes.append((p.r, out.mult, inp.mult))
-        # the gathers that assemble W (and its backward), as buffers "_forward_*", "_backward_*";
-        # W (out, in) row-major: the fused node forms ∂W = ∂yᵀ x itself, and in this
-        # layout the gathers of both maps run along rows (the coefficients of a
-        # block pair are in (p, q) order, W's entries of one output row in q order)
-        part = WeightPart((self.out_features, self.in_features), self._layout, [p.basis for p in plan.pairs])
-        self._assembly = WeightAssembly(self, "", [part], factory)
-        self._init_bias(bias, factory)
-        self.reset_parameters()
-
-    def _init_layer(self, rep_in: Rep, rep_out: Rep, device: Any, dtype: Any) -> dict:
-        """Check the arguments every plan shares, set the state every plan has; returns the factory kwargs."""
         for name, rep in (("rep_in", rep_in), ("rep_out", rep_out)):
             if not isinstance(rep, Rep):
                 raise TypeError(f"Linear: expected {name} to be a Rep, got {type(rep).__name__}")
         if rep_in.G != rep_out.G:
             raise RepMismatchError(f"Linear: expected reps of one group, got rep_in of {rep_in.G!r} and rep_out of {rep_out.G!r}")
         factory = factory_kwargs(device, dtype, "Linear")
+        cls = plan_class(plan) if plan != "auto" else None  # an unknown name fails before any solve
         self.rep_in, self.rep_out = rep_in, rep_out
         self.in_features, self.out_features = rep_in.size, rep_out.size
         self._cache: tuple | None = None
-        self._fused_args: tuple | None = None  # the fused node's fixed arguments, rebuilt after casts
         # parameters held by an owner module (EMLPBlock) as views of its own vector
         self._borrowed: tuple[str, ...] = ()
-        return factory
-
-    def _init_bias(self, bias: bool, factory: dict) -> None:
-        """The invariant bias Q_out β: its basis buffer and coefficients (or None for both)."""
         if bias:
-            q = np.asarray(self.rep_out.equivariant_basis())
-            self._register_float64("bias_basis", q, factory)
-            self.bias_coefficients = nn.Parameter(torch.empty(q.shape[1], **factory))
+            self._register_float64("bias_basis", np.asarray(rep_out.equivariant_basis()), factory)
         else:
             self.register_buffer("bias_basis", None, persistent=False)
+        self.plan = (cls or plan_class(choose_plan(rep_in, rep_out, support)))(self, factory, support)
+        self.coefficients = nn.Parameter(torch.empty(self.plan.num_coefficients, **factory))
+        if bias:
+            self.bias_coefficients = nn.Parameter(torch.empty(self.bias_basis.shape[1], **factory))
+        else:
             self.register_parameter("bias_coefficients", None)
+        self.reset_parameters()
+
+    # the block plan and its layout (read by the modules that stack Linears: EMLPBlock, BiLinear)
+    @property
+    def _plan(self) -> Any:
+        return self.plan.blocks
+
+    @property
+    def _layout(self) -> list:
+        return self.plan.layout
+
+    @property
+    def _pair_shapes(self) -> list[tuple[int, int, int]]:
+        return self.plan.pair_shapes
 
     # -- initialisation ------------------------------------------------------
     def reset_parameters(self) -> None:
         """Draw the coefficients as documented in the class docstring (torch's global RNG)."""
-        plan = self._plan
-        fan = [0] * len(plan.outputs)
-        for p in plan.pairs:
-            fan[p.j] += plan.inputs[p.i].mult * p.r
+        blocks = self.plan.blocks
+        fan = [0] * len(blocks.outputs)
+        for p in blocks.pairs:
+            fan[p.j] += blocks.inputs[p.i].mult * p.r
         with torch.no_grad():
-            for c, p in zip(self.pair_coefficients(), plan.pairs):
-                bound = math.sqrt(plan.outputs[p.j].rep.size / fan[p.j])
+            for c, p in zip(self.pair_coefficients(), blocks.pairs):
+                bound = math.sqrt(blocks.outputs[p.j].rep.size / fan[p.j])
                 c.uniform_(-bound, bound)
             if self.bias_coefficients is not None:
                 bound = 1.0 / math.sqrt(self.in_features) if self.in_features > 0 else 0.0
@@ -180,7 +178,7 @@ class Linear(Float64Buffers):
     @property
     def num_coefficients(self) -> int:
         """Free parameters of the weight (the bias excluded)."""
-        return self._plan.num_coefficients
+        return self.plan.num_coefficients
 
     def pair_coefficients(self) -> tuple[torch.Tensor, ...]:
         """The (r, n, m) coefficients C of each block pair: views into :attr:`coefficients`, in plan order.
@@ -194,16 +192,14 @@ class Linear(Float64Buffers):
             [(1, 1, 2), (1, 1, 1), (1, 1, 2), (3, 1, 1)]
         """
         views, start = [], 0
-        for r, n, m in self._pair_shapes:
+        for r, n, m in self.plan.pair_shapes:
             views.append(self.coefficients[start : start + r * n * m].view(r, n, m))
             start += r * n * m
         return tuple(views)
 
     def weight(self) -> torch.Tensor:
-        """The dense (out, in) weight W = Σ_k C_k ⊗ B_k, assembled as one autograd node (differentiable)."""
-        if not self._pair_shapes:
-            return self.coefficients.new_zeros(self.out_features, self.in_features)
-        return self._assembly(self, (self.coefficients,))
+        """The dense (out, in) weight W = Σ_k C_k ⊗ B_k (differentiable)."""
+        return self.plan.weight(self)
 
     def bias(self) -> torch.Tensor | None:
         """The bias Q_out β (in the invariant subspace of rep_out), or None."""
@@ -211,19 +207,7 @@ class Linear(Float64Buffers):
             return None
         return self.bias_basis @ self.bias_coefficients
 
-    def _weight_and_bias(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """W and b."""
-        weight_t, bias = self._affine_parts()
-        return weight_t.t(), bias
-
-    def _affine_parts(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Wᵀ (in, out, a transposed view) and b from one autograd node."""
-        if not self._pair_shapes or self.bias_coefficients is None:
-            return self.weight().t(), self.bias()
-        weight, bias = self._assembly(self, (self.coefficients,), (self.bias_coefficients,), "bias_basis")
-        return weight.t(), bias
-
-    def _cached_weight(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def _cached_parts(self) -> tuple:
         # in-place updates (optimisers, load_state_dict) bump _version; a new
         # tensor assigned to .data changes data_ptr
         c, beta = self.coefficients, self.bias_coefficients
@@ -231,35 +215,22 @@ class Linear(Float64Buffers):
         cache = self._cache
         if cache is None or cache[0] != key:
             with torch.no_grad():
-                weight_t, bias = self._affine_parts()
-                # Wᵀ laid out contiguously: x Wᵀ is then a plain (non-transposed) product
-                cache = self._cache = (key, weight_t.contiguous(), bias)
-        return cache[1], cache[2]
+                # laid out contiguously: x Wᵀ is then a plain (non-transposed) product
+                parts = tuple(t if t is None else t.contiguous() for t in self.plan.parts(self))
+                cache = self._cache = (key, parts)
+        return cache[1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x, self.rep_in, "Linear")
         check_like(x, self.coefficients, "Linear")
-        if not (self.training or torch.is_grad_enabled()):
-            return affine(x, *self._cached_weight())
-        if not self._pair_shapes:
-            return affine(x, *self._affine_parts())
-        # one node: assembly, bias and product, with a hand-written backward
-        args = self._fused_args
-        if args is None:
-            buffers = self._buffers
-            forward, backward = (tuple(buffers[name] for name in names) for names in self._assembly.buffers)
-            args = self._fused_args = (self._assembly, forward, backward, self.bias_basis, self._composite_affine)
-        if x.ndim == 2:
-            return AssembledAffine.apply(*args, x, self.coefficients, self.bias_coefficients)
-        y = AssembledAffine.apply(*args, x.reshape(-1, self.in_features), self.coefficients, self.bias_coefficients)
-        return y.view(*x.shape[:-1], self.out_features)
-
-    def _composite_affine(self, x: torch.Tensor, c: torch.Tensor, beta: torch.Tensor | None) -> torch.Tensor:
-        """x Wᵀ + b from differentiable operations (the reference of the fused node)."""
-        if beta is None:
-            return affine(x, self._assembly(self, (c,)).t())
-        weight, bias = self._assembly(self, (c,), (beta,), "bias_basis")
-        return affine(x, weight.t(), bias)
+        x2d = x if x.ndim == 2 else x.reshape(-1, self.in_features)
+        if self.training or torch.is_grad_enabled():
+            y = self.plan.forward(self, x2d)
+        elif torch.compiler.is_compiling():  # no cache: its key reads tensor versions and addresses
+            y = self.plan.apply(self, x2d, self.plan.parts(self))
+        else:
+            y = self.plan.apply(self, x2d, self._cached_parts())
+        return y if x.ndim == 2 else y.view(*x.shape[:-1], self.out_features)
 
     def train(self, mode: bool = True) -> "Linear":
         self._cache = None
@@ -267,7 +238,7 @@ class Linear(Float64Buffers):
 
     def _clear_cache(self) -> None:
         self._cache = None
-        self._fused_args = None
+        self.plan.clear()
 
     # -- export and fingerprint ----------------------------------------------
     def export(self) -> nn.Linear:
@@ -293,7 +264,7 @@ class Linear(Float64Buffers):
                 for name in ("coefficients", "bias_coefficients")
             }
             state["_borrowed"] = ()
-        state["_fused_args"] = None
+        state["_cache"] = None
         return state
 
     def _load_from_state_dict(self, state_dict: dict, prefix: str, local_metadata: dict, *args: Any) -> None:
@@ -301,7 +272,7 @@ class Linear(Float64Buffers):
         # "coefficients.0", "coefficients.1", ...: concatenate them into the flat
         # vector (the same values in the same order, so loading stays bit-identical).
         if (local_metadata.get("version") or 1) < 2 and prefix + "coefficients" not in state_dict:
-            keys = [f"{prefix}coefficients.{t}" for t in range(len(self._pair_shapes))]
+            keys = [f"{prefix}coefficients.{t}" for t in range(len(self.plan.pair_shapes))]
             if keys and all(k in state_dict for k in keys):
                 state_dict[prefix + "coefficients"] = torch.cat([state_dict.pop(k).reshape(-1) for k in keys])
         super()._load_from_state_dict(state_dict, prefix, local_metadata, *args)
@@ -311,7 +282,7 @@ class Linear(Float64Buffers):
             "basis_format": BASIS_FORMAT_VERSION,
             "rep_in": f"{self.rep_in.digest:016x}",
             "rep_out": f"{self.rep_out.digest:016x}",
-            "signature": self._plan.signature(),
+            "signature": self.plan.signature(),
         }
 
     def set_extra_state(self, state: Any) -> None:
@@ -333,4 +304,7 @@ class Linear(Float64Buffers):
             )
 
     def extra_repr(self) -> str:
-        return f"rep_in={self.rep_in!r}, rep_out={self.rep_out!r}, coefficients={self.num_coefficients}, bias={self.bias_coefficients is not None}"
+        return (
+            f"rep_in={self.rep_in!r}, rep_out={self.rep_out!r}, coefficients={self.num_coefficients}, "
+            f"bias={self.bias_coefficients is not None}, {self.plan.extra_repr()}"
+        )

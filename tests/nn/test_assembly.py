@@ -56,7 +56,7 @@ def strategy(request, monkeypatch):
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_weight_equals_reference_einsum(case, strategy):
     layer = build(case)
-    assert all(s.strategy == strategy for s in layer._assembly.sums)
+    assert all(s.strategy == strategy for s in layer.plan.assembly.sums)
     torch.testing.assert_close(layer.weight(), reference_weight(layer), rtol=0, atol=1e-12)
 
 
@@ -70,7 +70,7 @@ def test_weight_float32_close_to_reference(case):
 def test_assembly_gradients_pass_gradcheck(case, strategy):
     layer = build(case)
     c = layer.coefficients.detach().clone().requires_grad_()
-    assert torch.autograd.gradcheck(lambda c: layer._assembly(layer, (c,)), (c,))
+    assert torch.autograd.gradcheck(lambda c: layer.plan.assembly(layer, (c,)), (c,))
 
 
 @pytest.mark.parametrize("case", ["SO3-hidden", "Lorentz-dual"])
@@ -88,8 +88,8 @@ def test_forward_gradients_pass_gradcheck(case):
 
 def test_backward_map_is_the_transpose_of_the_forward_map():
     layer = build("SO3-hidden")
-    forward, backward = layer._assembly.sums
-    tensors = [[getattr(layer, name) for name in names] for names in layer._assembly.buffers]
+    forward, backward = layer.plan.assembly.sums
+    tensors = [[getattr(layer, name) for name in names] for names in layer.plan.assembly.buffers]
     n = layer.num_coefficients
     A = torch.stack([forward.apply(e, *tensors[0]) for e in torch.eye(n, dtype=torch.float64)], dim=1)
     At = torch.stack([backward.apply(e, *tensors[1]) for e in torch.eye(forward.size, dtype=torch.float64)], dim=1)

@@ -138,7 +138,7 @@ def test_basis_is_a_non_persistent_buffer_and_moves_with_dtype():
     keys = set(layer.state_dict())
     assert not any(k.startswith("basis") or k.startswith("bias_basis") for k in keys)
     layer64 = layer.double()
-    assert layer64.basis_0.dtype == torch.float64
+    assert layer64.bias_basis.dtype == layer64._forward_value.dtype == torch.float64
     # the float64 basis is rebuilt from the float64 solution, not widened from float32
     assert equivariance_error(layer64) < 1e-10
 
