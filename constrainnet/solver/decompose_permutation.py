@@ -36,18 +36,18 @@ import numpy as np
 
 from ..errors import SolverError
 from ..reps import Rep
-from .irreps import IrrepType, _fingerprint_elements, identify
+from .decompose_orbit_copies import batched_canonical_copies
+from .irreps import FINGERPRINT_ATOL, IrrepType, _fingerprint_elements, identify
 from .isotypic import (
     DIXON_SEED,
+    ISO_RTOL,
     NUM_RANDOM,
     SCALAR_RTOL,
     SPLIT_RTOL,
     LeafDecomposition,
-    _align,
     _commutant_dim,
     _split,
     _sym,
-    canonical_copies,
     certify_products,
 )
 from .orbit import _graph_labels, coordinate_permutations, supports_orbits
@@ -174,8 +174,8 @@ def _is_scalar(x: np.ndarray, scale: float) -> bool:
     return float(np.abs(x - (float(np.trace(x)) / k) * np.eye(k)).max()) <= SCALAR_RTOL * scale
 
 
-def _split_orbits(size: int, blocks: list[np.ndarray], sym_w: list[np.ndarray], scales: list[float]) -> list[np.ndarray]:
-    """The irreducible pieces of each orbit block, embedded as (size, d) columns.
+def _split_orbits(blocks: list[tuple[int, int]], sym_w: list[np.ndarray], scales: list[float]) -> list[tuple[int, np.ndarray]]:
+    """The irreducible pieces of each orbit block: (block, (|orbit|, d) orthonormal columns on the block's coordinates).
 
     The eigenspaces of the first element split the block; the others are
     compressed onto all eigenvectors at once (one product each) and a piece
@@ -183,47 +183,113 @@ def _split_orbits(size: int, blocks: list[np.ndarray], sym_w: list[np.ndarray], 
     :func:`~constrainnet.solver.isotypic._split` (the same pieces it would give).
     """
     done = []
-    for idx in blocks:
-        lo, hi = int(idx[0]), int(idx[-1]) + 1  # the blocks are contiguous in R
+    for at, (lo, hi) in enumerate(blocks):
         local = [x[lo:hi, lo:hi] for x in sym_w]
         k = hi - lo
         if _is_scalar(local[0], scales[0]):
             parts = _split([np.eye(k)], local, scales)
         else:
             values, vecs = np.linalg.eigh(local[0])
-            cuts = [0, *(np.flatnonzero(np.diff(values) > SPLIT_RTOL * scales[0]) + 1).tolist(), k]
-            wide = any(b - a > 1 for a, b in zip(cuts[:-1], cuts[1:]))
-            rest = [vecs.T @ x @ vecs for x in local[1:]] if wide else []
+            cuts = np.flatnonzero(np.diff(values) > SPLIT_RTOL * scales[0]) + 1
+            starts, stops = np.concatenate([[0], cuts]), np.concatenate([cuts, [k]])
+            wide = (stops - starts) > 1
+            failed = np.zeros(len(starts), dtype=bool)
+            if wide.any():
+                group = np.repeat(np.arange(len(starts)), stops - starts)
+                inside = (group[:, None] == group[None, :]) & ~np.eye(k, dtype=bool)
+                sizes = stops - starts
+                for x, scale in zip(local[1:], scales[1:]):
+                    r = vecs.T @ x @ vecs
+                    diag = np.diagonal(r)
+                    spread = np.abs(diag - (np.add.reduceat(diag, starts) / sizes)[group])
+                    off = np.abs(np.where(inside, r, 0.0)).max(axis=1)
+                    failed |= np.maximum.reduceat(np.maximum(spread, off), starts) > SCALAR_RTOL * scale
             parts = []
-            for a, b in zip(cuts[:-1], cuts[1:]):
-                p = vecs[:, a:b]
-                if b - a == 1 or all(_is_scalar(r[a:b, a:b], sc) for r, sc in zip(rest, scales[1:])):
-                    parts.append(p)
-                else:
-                    parts.extend(_split([p], local, scales))
-        for p in parts:
-            full = np.zeros((size, p.shape[1]))
-            full[lo:hi] = p
-            done.append(full)
+            for a, b, bad in zip(starts.tolist(), stops.tolist(), failed.tolist()):
+                parts.extend(_split([vecs[:, a:b]], local, scales) if bad else [vecs[:, a:b]])
+        done.extend((at, p) for p in parts)
     return done
 
 
-def _piece_characters(pieces: list[np.ndarray], perms_r: np.ndarray) -> list[np.ndarray]:
+def _piece_characters(pieces: list[tuple[int, np.ndarray]], blocks: list[tuple[int, int]], perms_r: np.ndarray) -> list[np.ndarray]:
     """Traces of each piece's π at the fingerprint elements of :mod:`~constrainnet.solver.irreps`, from permutations.
 
     ρ(a)ρ(b) permutes by σ_b ∘ σ_a, so each fixed word is one composed
     permutation σ_w, and tr Pᵀρ(w)P = Σ P ⊙ P[σ_w] for all pieces at once.
     """
     words, _ = _fingerprint_elements(len(perms_r), 0)
-    allp = np.concatenate(pieces, axis=1)
-    starts = np.cumsum([0] + [p.shape[1] for p in pieces[:-1]])
-    out = np.empty((len(words), len(pieces)))
-    for i, word in enumerate(words):
+    sigmas = []
+    for word in words:
         sigma = perms_r[word[0]]
         for j in word[1:]:
             sigma = perms_r[j][sigma]
-        out[i] = np.add.reduceat(np.einsum("ij,ij->j", allp, allp[sigma]), starts)
-    return list(out.T)
+        sigmas.append(sigma)
+    out: list[np.ndarray] = [np.empty(0)] * len(pieces)
+    for at, (lo, hi) in enumerate(blocks):
+        mine = [i for i, (b, _) in enumerate(pieces) if b == at]
+        if not mine:
+            continue
+        allp = np.concatenate([pieces[i][1] for i in mine], axis=1)
+        starts = np.cumsum([0] + [pieces[i][1].shape[1] for i in mine[:-1]])
+        traces = np.stack([np.add.reduceat(np.einsum("ij,ij->j", allp, allp[sigma[lo:hi] - lo]), starts) for sigma in sigmas])
+        for k, i in enumerate(mine):
+            out[i] = traces[:, k]
+    return out
+
+
+def _align_pieces(pieces: list[tuple[int, np.ndarray]], prints: list[np.ndarray], blocks: list[tuple[int, int]],
+                  ws: list[np.ndarray], scales: list[float]) -> list[list[tuple[int, np.ndarray]]]:
+    """:func:`~constrainnet.solver.isotypic._align` on pieces held on their orbit blocks.
+
+    The intertwiner between a piece P on block B and a class's first piece P₁
+    on block A is Pᵀ Wⱼ[B, A] P₁: only the blocks of the random elements
+    are multiplied, never the whole (|R| × |R|) matrices.
+    """
+    classes: list[list[tuple[int, np.ndarray]]] = []
+    images: list[list[np.ndarray]] = []  # Wⱼ[:, A] P₁ / scaleⱼ for each class's first piece
+    firsts: list[int] = []
+    for at, (blk, p) in enumerate(pieces):
+        d = p.shape[1]
+        lo, hi = blocks[blk]
+        for cls, wm, first in zip(classes, images, firsts):
+            if cls[0][1].shape[1] != d or float(np.abs(prints[at] - prints[first]).max()) > FINGERPRINT_ATOL * d:
+                continue
+            ys = [p.T @ x[lo:hi] for x in wm]
+            norms = [float(np.sqrt(np.sum(y * y))) for y in ys]
+            j = int(np.argmax(norms))
+            if norms[j] <= ISO_RTOL:
+                continue
+            y = ys[j] * (np.sqrt(d) / norms[j])
+            if float(np.abs(y.T @ y - np.eye(d)).max()) > 1e-6:
+                raise SolverError(f"decompose: an intertwiner between two pieces is not a scaled rotation (d = {d})")
+            cls.append((blk, p @ y))
+            break
+        else:
+            classes.append([(blk, p)])
+            images.append([w[:, lo:hi] @ p / s for w, s in zip(ws, scales)])
+            firsts.append(at)
+    return classes
+
+
+def _certify(leaf: Rep, u: np.ndarray, column_orbit: np.ndarray, orbits: list[np.ndarray],
+             comps: list[tuple[IrrepType, int]], perms: np.ndarray) -> None:
+    """:func:`~constrainnet.solver.isotypic.certify_products` with UᵀU from the orbit blocks and ρ(h)U as a row gather.
+
+    Every column of U is checked to vanish off its orbit (exactly); then UᵀU
+    is block-diagonal over the orbits, exactly, and only the blocks are formed.
+    """
+    n = leaf.size
+    row_orbit = np.empty(n, dtype=np.int64)
+    for i, orbit in enumerate(orbits):
+        row_orbit[orbit] = i
+    worst = 0.0 if not np.any(u[row_orbit[:, None] != column_orbit[None, :]]) else np.inf
+    for i, orbit in enumerate(orbits):
+        part = u[np.ix_(orbit, np.flatnonzero(column_orbit == i))]
+        if part.shape[1] != len(orbit):
+            worst = np.inf
+            break
+        worst = max(worst, float(np.abs(part.T @ part - np.eye(len(orbit))).max()))
+    certify_products(leaf, u, comps, [("pi_generators", i, u[sigma], 1.0) for i, sigma in enumerate(perms)], gram=worst)
 
 
 def decompose_permutation_leaf(leaf: Rep) -> LeafDecomposition:
@@ -259,42 +325,49 @@ def decompose_permutation_leaf(leaf: Rep) -> LeafDecomposition:
     local = np.full(n, -1, dtype=perms.dtype)
     local[coords] = np.arange(size)
     perms_r = local[perms[:, coords]]
-    bounds = np.cumsum([0] + [len(orbits[r]) for r in reps])
-    blocks = [np.arange(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:])]
+    bounds = np.cumsum([0] + [len(orbits[r]) for r in reps]).tolist()
+    blocks = list(zip(bounds[:-1], bounds[1:]))
     ws = _orbital_elements(perms_r, size)
     scales = [max(float(np.abs(w).sum(axis=1).max()), 1e-300) for w in ws]
-    pieces = _split_orbits(size, blocks, [_sym(w) for w in ws], scales)
-    classes = _align(pieces, ws, scales, _piece_characters(pieces, perms_r))
-    found: list[tuple[IrrepType, list[np.ndarray]]] = []
-    empty = np.zeros((0,) + (1, 1))
+    pieces = _split_orbits(blocks, [_sym(w) for w in ws], scales)
+    classes = _align_pieces(pieces, _piece_characters(pieces, blocks, perms_r), blocks, ws, scales)
+    found: list[tuple[IrrepType, list[tuple[int, np.ndarray]]]] = []
     for cls in classes:
-        p = cls[0]
+        blk, p = cls[0]
+        lo, hi = blocks[blk]
         d = p.shape[1]
-        compressed = np.stack([p.T @ w @ p for w in ws])
+        compressed = np.stack([p.T @ w[lo:hi, lo:hi] @ p for w in ws])
         c = _commutant_dim(compressed, scales)
         spanning = compressed / np.array(scales)[:, None, None]
-        pi_g = np.stack([p.T @ p[sigma] for sigma in perms_r])
-        t, tmat = identify(G, pi_g, empty.reshape(0, d, d), 0.0, None, c=c, spanning=spanning)
+        pi_g = np.stack([p.T @ p[sigma[lo:hi] - lo] for sigma in perms_r])
+        t, tmat = identify(G, pi_g, np.zeros((0, d, d)), 0.0, None, c=c, spanning=spanning)
         if any(t is other for other, _ in found):
             raise SolverError(f"decompose: two classes of pieces of {leaf!r} were identified as one type {t!r}")
-        found.append((t, [b @ tmat for b in cls]))
+        found.append((t, [(b, x @ tmat) for b, x in cls]))
     found.sort(key=lambda item: item[0].sort_key)
-    # carry each copy from its representative orbit to every orbit of the class
-    owner = np.searchsorted(bounds, np.arange(size), side="right") - 1  # block of each coordinate of R
-    columns, comps = [], []
+    # carry the copies to every orbit of their class and re-choose them canonically, orbit by orbit
+    columns, column_orbit, comps = [], [], []
     for t, copies in found:
-        full = []
-        for b in copies:
-            block = int(owner[int(np.flatnonzero(np.abs(b).sum(axis=1))[0])])
-            rows = b[blocks[block]]
-            for i, r in enumerate(rep_of):
-                if r == reps[block]:
-                    q = np.zeros((n, t.dim))
-                    q[maps[i]] = rows
-                    full.append(q)
-        columns.extend(canonical_copies(full, t.units))
-        comps.append((t, len(full)))
+        parts, keys, owners = [], [], []
+        for blk in range(len(blocks)):
+            here = [x for b, x in copies if b == blk]
+            if not here:
+                continue
+            targets = [i for i, r in enumerate(rep_of) if r == reps[blk]]
+            orders = np.stack([np.argsort(maps[i]) for i in targets])
+            rows = np.stack([maps[i][o] for i, o in zip(targets, orders)])  # each orbit's coordinates, increasing
+            batch = np.swapaxes(np.stack(here)[:, orders], 0, 1)  # (orbits, m, |O|, d)
+            picked, through = batched_canonical_copies(batch, t.units)
+            q = np.zeros((n,) + picked.shape[:2] + (t.dim,))
+            q[rows, np.arange(len(targets))[:, None]] = np.swapaxes(picked, 1, 2)
+            parts.append(q.reshape(n, -1, t.dim))
+            keys.append(np.take_along_axis(rows, through, axis=1).reshape(-1))  # the pivot coordinate of each copy
+            owners.append(np.repeat(targets, picked.shape[1]))
+        order = np.argsort(np.concatenate(keys), kind="stable")
+        columns.append(np.concatenate(parts, axis=1)[:, order].reshape(n, -1))
+        column_orbit.append(np.repeat(np.concatenate(owners)[order], t.dim))
+        comps.append((t, len(order)))
     u = np.concatenate(columns, axis=1)
-    certify_products(leaf, u, comps, [("pi_generators", i, u[sigma], 1.0) for i, sigma in enumerate(perms)])
+    _certify(leaf, u, np.concatenate(column_orbit).astype(np.int64), orbits, comps, perms)
     u.setflags(write=False)
     return LeafDecomposition(leaf, u, tuple(comps))

@@ -343,7 +343,7 @@ def certify(leaf: Rep, u: np.ndarray, comps: list[tuple[IrrepType, int]], gens: 
     certify_products(leaf, u, comps, products)
 
 
-def certify_products(leaf: Rep, u: np.ndarray, comps: list[tuple[IrrepType, int]], products: list[tuple]) -> None:
+def certify_products(leaf: Rep, u: np.ndarray, comps: list[tuple[IrrepType, int]], products: list[tuple], gram: float | None = None) -> None:
     """Check UᵀU = I and each given product ρ(x) U against U (⊕ₖ I_{mₖ} ⊗ πₖ(x)), else raise :class:`SolverError`.
 
     Args:
@@ -353,9 +353,11 @@ def certify_products(leaf: Rep, u: np.ndarray, comps: list[tuple[IrrepType, int]
         products: ``(which, i, ρ(x) U, scale)`` for every generator x: ``which`` is
             "pi_generators" or "pi_algebra", i the generator's index, the residual is
             divided by ``scale`` (the largest entry of ρ(x), at least 1).
+        gram: max |UᵀU − I| when the caller has formed it more cheaply (from
+            exact structure, such as orbit blocks); None: formed here.
     """
     n = leaf.size
-    worst = float(np.abs(u.T @ u - np.eye(n)).max())
+    worst = float(np.abs(u.T @ u - np.eye(n)).max()) if gram is None else float(gram)
     for which, i, ru, scale in products:
         at = 0
         for t, m in comps:
