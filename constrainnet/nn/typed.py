@@ -21,10 +21,10 @@ import torch.nn.functional as F
 from ..errors import RepError
 from ..reps import Rep, ScalarRep
 from .assembly import Float64Buffers, register_sums, sparse_map
-from .isotypic import TypedLayout, TypedMaps, joint_sums, typed_product
+from .isotypic import PlainToTyped, TypedLayout, TypedMaps, joint_sums, typed_product
 from .plan import LinearPlan, components
 
-__all__ = ["TypedAffine", "TypedChange", "TypedGates", "TypedPair", "typed_supported"]
+__all__ = ["PlainAffine", "TypedAffine", "TypedChange", "TypedGates", "TypedPair", "typed_supported"]
 
 
 def typed_supported(rep: Rep) -> bool:
@@ -139,7 +139,8 @@ class TypedAffine:
         self.outputs = [lout for _, lout, _ in maps]
         self.maps = TypedMaps(layout_in, [(plan, lout) for plan, lout, _ in maps])
         self.extra = list(extra)
-        self.buffers = register_sums(owner, prefix, joint_sums([self.maps, *self.extra]), factory)
+        self.sums = joint_sums([self.maps, *self.extra])
+        self.buffers = register_sums(owner, prefix, self.sums, factory)
         # the units J_1.. of every complex or quaternionic type read by these maps
         self.units: dict = {}
         for layout in (layout_in, *(g.layout_in for g in self.extra if hasattr(g, "layout_in"))):
@@ -176,7 +177,7 @@ class TypedAffine:
         """(operands of the maps, operands of ``extra``, stacked bias or None) from the coefficient and bias vectors (differentiable)."""
         b = owner._buffers
         forward, backward = ([b[n] for n in names] for names in self.buffers)
-        flat = sparse_map(joint_sums_cache(self), (forward, backward), coefficients)
+        flat = sparse_map(self.sums, (forward, backward), coefficients)
         ops = self.maps.split(flat[: self.maps.size])
         extra, start = [], self.maps.size
         for g in self.extra:
@@ -227,12 +228,72 @@ def _scatter_bias(bias: torch.Tensor, slots: list[tuple[int, int, int]], columns
     return torch.cat(parts) if len(parts) > 1 else parts[0]
 
 
-def joint_sums_cache(affine: TypedAffine) -> tuple:
-    """The (forward, backward) :class:`SparseSum` pair of ``affine`` (built once)."""
-    sums = getattr(affine, "_sums", None)
-    if sums is None:
-        sums = affine._sums = joint_sums([affine.maps, *affine.extra])
-    return sums
+class PlainAffine:
+    r"""Equivariant affine maps that read plain input (batch, |in|): one product x A for all of them.
+
+    Args:
+        owner, prefix, factory: as :class:`TypedAffine`.
+        size_in: input coordinates.
+        maps: per map, (plan, layout_out or None for a plain output, order of a
+            plain output's coordinates or None, bias basis Q or None).
+        extra: further operands gathered by the same sparse map (their coefficients after the maps').
+
+    :meth:`apply` gives per map {type index: (batch, d, m) view} for a typed
+    output, {None: (batch, |out|) view} for a plain one (see
+    :class:`~constrainnet.nn.isotypic.PlainToTyped`).
+    """
+
+    def __init__(self, owner: Float64Buffers, prefix: str, size_in: int,
+                 maps: Sequence[tuple[LinearPlan, TypedLayout | None, np.ndarray | None, np.ndarray | None]],
+                 factory: dict, extra: Sequence = ()) -> None:
+        self.maps = PlainToTyped(size_in, [(plan, lout, order) for plan, lout, order, _ in maps])
+        self.extra = list(extra)
+        self.sums = joint_sums([self.maps, *self.extra])
+        self.buffers = register_sums(owner, prefix, self.sums, factory)
+        blocks = []
+        for s, (plan, lout, order, q) in enumerate(maps):
+            if q is None or not q.shape[1]:
+                continue
+            if lout is not None:
+                start = self.maps.regions[s][lout.trivial][0]
+                blocks.append((start + np.arange(lout.mults[lout.trivial]), lout.bias_matrix(q)))
+            else:
+                start = self.maps.regions[s][None][0]
+                blocks.append((start + (np.arange(q.shape[0]) if order is None else np.asarray(order)), q))
+        self.num_bias = sum(b.shape[1] for _, b in blocks)
+        q_all = np.zeros((self.maps.width, self.num_bias))
+        col = 0
+        for rows, b in blocks:
+            q_all[rows, col : col + b.shape[1]] = b
+            col += b.shape[1]
+        self.bias_name = f"{prefix}_bias_basis"
+        owner._register_float64(self.bias_name, q_all, factory)
+
+    def operands(self, owner: Float64Buffers, coefficients: torch.Tensor, betas: torch.Tensor | None) -> tuple[torch.Tensor, list, torch.Tensor | None]:
+        """(A, operands of ``extra``, bias (W,) or None) from the coefficient and bias vectors (differentiable)."""
+        b = owner._buffers
+        forward, backward = ([b[n] for n in names] for names in self.buffers)
+        flat = sparse_map(self.sums, (forward, backward), coefficients)
+        (a,) = self.maps.split(flat)
+        extra, start = [], self.maps.size
+        for g in self.extra:
+            extra.append(g.split(flat[start : start + g.size]))
+            start += g.size
+        bias = None if betas is None or not self.num_bias else torch.mv(b[self.bias_name], betas)
+        return a, extra, bias
+
+    def apply(self, x: torch.Tensor, a: torch.Tensor, bias: torch.Tensor | None) -> list[dict]:
+        """Per map, its outputs as views of x A + b (see the class docstring)."""
+        y = x.mm(a) if bias is None else torch.addmm(bias, x, a)
+        batch = x.shape[0]
+        out = []
+        for regions in self.maps.regions:
+            here = {}
+            for key, (start, d, m) in regions.items():
+                view = y[:, start : start + d * m]
+                here[key] = view if key is None else view.view(batch, d, m)
+            out.append(here)
+        return out
 
 
 class TypedGates:

@@ -26,9 +26,10 @@ import torch
 from ..errors import RepError, SolverError
 from .assembly import Float64Buffers
 from .checks import check_like
-from .isotypic import PlainToTyped, TypedLayout
+from .assembly import register_sums, sparse_map
+from .isotypic import PlainToTyped, TypedLayout, TypedToPlain, joint_sums
 from .nonlinear import gated
-from .typed import TypedAffine, TypedChange, TypedGates, TypedPair, typed_supported
+from .typed import PlainAffine, TypedAffine, TypedGates, TypedPair, typed_supported
 
 __all__ = ["TypedBlock", "TypedHead", "typed_model_supported", "build_typed", "typed_forward", "EMLP_PLANS", "TypedModel"]
 
@@ -41,75 +42,107 @@ def typed_model_supported(reps: Sequence[Any]) -> bool:
 
 
 class TypedBlock:
-    """The typed forward of one :class:`~constrainnet.nn.EMLPBlock`, its buffers registered on the block."""
+    """The typed forward of one :class:`~constrainnet.nn.EMLPBlock`, its buffers registered on the block.
 
-    def __init__(self, block: Any, layout_in: TypedLayout, factory: dict) -> None:
+    Args:
+        block: the block.
+        layout_in: the typed layout of its input, or None for plain input (the
+            first block: its input change folds into one product x A for L, W_1
+            and W_2, and u, v come out in plain coordinates).
+        factory: device and dtype of the buffers.
+    """
+
+    def __init__(self, block: Any, layout_in: TypedLayout | None, factory: dict) -> None:
         bil = block.bilinear
         self.layout_in = layout_in
         self.layout_out = TypedLayout(block.rep_out)
         wide = TypedLayout(gated(block.rep_out))
         mid = TypedLayout(bil.rep_mid)
         bias = lambda layer: layer._float64_buffers["bias_basis"] if layer.bias_coefficients is not None else None  # noqa: E731
-        maps = [(block.linear._plan, wide, bias(block.linear)), (bil.left._plan, mid, bias(bil.left)), (bil.right._plan, mid, bias(bil.right))]
         # W_out from the products as they come (copy-major) straight to typed outputs: one product
         self.products = PlainToTyped(bil.rep_product.size, [(bil.out._plan, wide, None)], order_in=bil.groups.product_order)
-        self.affine = TypedAffine(block, "_typed", layout_in, maps, factory, extra=[self.products])
-        self.mid = TypedPair(block, "_typed_mid", mid, factory, order=bil.groups.order)
+        if layout_in is None:
+            order = bil.groups.order
+            maps = [(block.linear._plan, wide, None, bias(block.linear)), (bil.left._plan, None, order, bias(bil.left)),
+                    (bil.right._plan, None, order, bias(bil.right))]
+            self.affine: Any = PlainAffine(block, "_typed", block.rep_in.size, maps, factory, extra=[self.products])
+            self.mid = None
+        else:
+            maps = [(block.linear._plan, wide, bias(block.linear)), (bil.left._plan, mid, bias(bil.left)), (bil.right._plan, mid, bias(bil.right))]
+            self.affine = TypedAffine(block, "_typed", layout_in, maps, factory, extra=[self.products])
+            self.mid = TypedPair(block, "_typed_mid", mid, factory, order=bil.groups.order)
         self.gates = TypedGates(block, "_typed_gates", block.rep_out, self.layout_out, wide, factory)
         self.wide, self.mid_layout = wide, mid
 
     def counts(self) -> tuple[int, int]:
         """(kernels, multiply-adds per sample) of :meth:`forward`, as the cost model counts them."""
-        lin, wide, mid = self.layout_in, self.wide, self.mid_layout
-        kernels = len(lin.types) + 2 * len(mid.types) + 4 + 2 * len(wide.types) + 4
-        ops = self.affine.maps.operands
-        flops = sum(d * rows * width for d, (rows, width) in zip(lin.dims, ops))
-        flops += sum(d * 2 * m * 2 * mid.size for d, m in zip(mid.dims, mid.mults))
+        wide, mid = self.wide, self.mid_layout
+        kernels = 4 + 2 * len(wide.types) + 4
+        if self.layout_in is None:
+            kernels += 1
+            flops = self.affine.maps.operands[0][0] * self.affine.maps.width
+        else:
+            lin = self.layout_in
+            kernels += len(lin.types) + 2 * len(mid.types)
+            flops = sum(d * rows * width for d, (rows, width) in zip(lin.dims, self.affine.maps.operands))
+            flops += sum(d * 2 * m * 2 * mid.size for d, m in zip(mid.dims, mid.mults))
         flops += self.products.operands[0][0] * self.products.width + self.gates.n_gates * self.layout_out.size
         return kernels, flops
 
     def operands(self, block: Any) -> tuple:
-        """(operands of L, W_1, W_2 per input type; operands of W_out per product type; stacked bias), differentiable."""
+        """(operands of L, W_1, W_2; the operand of W_out; the bias), differentiable."""
         c = block.coefficients
         n = block._num_weight_coefficients
         ops, (prod_ops,), bias = self.affine.operands(block, c[:n], c[n:] if c.shape[0] > n else None)
-        return ops, prod_ops, bias
+        return ops, prod_ops[0], bias
 
-    def forward(self, block: Any, xs: Sequence[torch.Tensor], operands: tuple) -> list[torch.Tensor]:
-        """Typed input (one (batch, d, m) tensor per type of rep_in) → typed output (per type of rep_out)."""
-        ops, prod_ops, bias = operands
-        batch = xs[0].shape[0]
-        linear, u, v = self.affine.apply(block, xs, ops, bias)
-        u, v = self.mid.from_typed(block, u, v, batch, xs[0])
-        products = block.bilinear.groups.products(u, v).mm(prod_ops[0])
+    def forward(self, block: Any, xs: Any, operands: tuple) -> list[torch.Tensor]:
+        """Typed input (one (batch, d, m) tensor per type; plain (batch, |in|) for the first block) → typed output."""
+        ops, prod_op, bias = operands
+        if self.layout_in is None:
+            batch, like = xs.shape[0], xs
+            linear, u, v = self.affine.apply(xs, ops, bias)
+            linear = {self.wide.types[k]: y for k, y in linear.items()}
+            u, v = u[None], v[None]
+        else:
+            batch, like = xs[0].shape[0], xs[0]
+            linear, u, v = self.affine.apply(block, xs, ops, bias)
+            u, v = self.mid.from_typed(block, u, v, batch, like)
+        products = block.bilinear.groups.products(u, v).mm(prod_op)
         z = {}
         for k, (t, d, m) in enumerate(zip(self.wide.types, self.wide.dims, self.wide.mults)):
             start = self.products.regions[0][k][0]
             a, b = linear.get(t), products[:, start : start + d * m].view(batch, d, m)
-            z[t] = a + b if a is not None and b is not None else (a if a is not None else b)
-            if z[t] is None:  # a type neither the input nor the products reach: zero features
-                z[t] = xs[0].new_zeros(batch, d, m)
+            z[t] = b if a is None else a + b
         return self.gates(block, z)
 
 
 class TypedHead:
-    """The typed input change (registered on the first layer) and the last Linear on typed features (on that Linear)."""
+    """The last Linear of an EMLP on typed features, its output plain: y = Σ_k T_k A_k + b (buffers on that Linear)."""
 
-    def __init__(self, first: Float64Buffers, last: Any, layout_in: TypedLayout, layout_hidden: TypedLayout, factory: dict) -> None:
-        self.input = TypedChange(first, "_typed_input", layout_in, factory)
-        self.layout_out = TypedLayout(last.rep_out)
-        q = last._float64_buffers["bias_basis"] if last.bias_coefficients is not None else None
-        self.affine = TypedAffine(last, "_typed", layout_hidden, [(last._plan, self.layout_out, q)], factory)
-        self.output = TypedChange(last, "_typed_output", self.layout_out, factory)
+    def __init__(self, last: Any, layout_hidden: TypedLayout, factory: dict) -> None:
+        self.layout_hidden = layout_hidden
+        self.maps = TypedToPlain(layout_hidden, last._plan)
+        self.sums = joint_sums([self.maps])
+        self.buffers = register_sums(last, "_typed", self.sums, factory)
 
     def operands(self, last: Any) -> tuple:
-        ops, _, bias = self.affine.operands(last, last.coefficients, last.bias_coefficients)
-        return ops, bias
+        b = last._buffers
+        forward, backward = ([b[n] for n in names] for names in self.buffers)
+        ops = self.maps.split(sparse_map(self.sums, (forward, backward), last.coefficients))
+        return ops, last.bias()
 
     def forward(self, last: Any, xs: Sequence[torch.Tensor], operands: tuple) -> torch.Tensor:
         ops, bias = operands
-        (y,) = self.affine.apply(last, xs, ops, bias)
-        return self.output.from_typed(last, _complete(y, self.layout_out, xs[0].shape[0], xs[0]))
+        out = bias
+        for x, op in zip(xs, ops):
+            if op is None:
+                continue
+            flat = x.reshape(x.shape[0], -1)
+            out = flat.mm(op) if out is None else torch.addmm(out, flat, op)
+        if out is None:
+            return xs[0].new_zeros(xs[0].shape[0], last.out_features)
+        return out if out.dim() == 2 else out.expand(xs[0].shape[0], last.out_features)
 
 
 def _complete(parts: dict, layout: TypedLayout, batch: int, like: torch.Tensor) -> list[torch.Tensor]:
@@ -136,8 +169,7 @@ class TypedModel:
 
     def __init__(self, layers: Sequence[Any], reps: Sequence[Any], factory: dict) -> None:
         blocks, last = list(layers[:-1]), layers[-1]
-        layout = TypedLayout(reps[0])
-        first_layout = layout
+        layout = None  # the first block reads plain input
         self.blocks = []
         typed_k, dense_k, typed_f, dense_f = 0, 0, 0, 0
         for block in blocks:
@@ -149,9 +181,9 @@ class TypedModel:
             dense_k += 9  # stacked affine, split, products (3), W_out, gates (3)
             dense_f += block.rep_in.size * (wide + 2 * mid) + block.bilinear.rep_product.size * wide + wide
             layout = typed.layout_out
-        self.head = TypedHead(blocks[0], last, first_layout, layout, factory)
-        typed_k += len(first_layout.types) + len(layout.types) + len(self.head.layout_out.types)
-        typed_f += first_layout.size ** 2 + layout.size * last.rep_out.size + last.rep_out.size ** 2
+        self.head = TypedHead(last, layout, factory)
+        typed_k += len(layout.types)
+        typed_f += layout.size * last.rep_out.size
         dense_k += 1
         dense_f += layout.size * last.rep_out.size
         self.kernels, self.multiply_adds = (typed_k, dense_k), (typed_f, dense_f)
@@ -216,7 +248,7 @@ def typed_forward(layers: Sequence[Any], typed: TypedModel, x: torch.Tensor) -> 
     if x2.shape[0] < typed.min_batch_now(x2.device.type):
         return layers(x)
     check_like(x2, first.coefficients, "EMLP")
-    xs = typed.head.input.to_typed(first, x2)
+    xs: Any = x2
     for block, tb in zip(layers[:-1], typed.blocks):
         xs = tb.forward(block, xs, _operands(block, tb.operands))
     y = typed.head.forward(last, xs, _operands(last, typed.head.operands))
