@@ -37,11 +37,10 @@ import numpy as np
 from ..errors import SolverError
 from ..reps import Rep
 from .decompose_orbit_copies import batched_canonical_copies
-from .irreps import FINGERPRINT_ATOL, IrrepType, _fingerprint_elements, identify
+from .decompose_orbits import orbit_classes, orbital_elements, orbits_of
+from .irreps import FINGERPRINT_ATOL, FINGERPRINT_SIZE, IrrepType, _fingerprint_elements, identify
 from .isotypic import (
-    DIXON_SEED,
     ISO_RTOL,
-    NUM_RANDOM,
     SCALAR_RTOL,
     SPLIT_RTOL,
     LeafDecomposition,
@@ -50,9 +49,9 @@ from .isotypic import (
     _sym,
     certify_products,
 )
-from .orbit import _graph_labels, coordinate_permutations, supports_orbits
+from .orbit import coordinate_permutations, supports_orbits
 
-__all__ = ["permutation_route_applies", "decompose_permutation_leaf", "orbit_isomorphism"]
+__all__ = ["permutation_route_applies", "decompose_permutation_leaf"]
 
 
 def permutation_route_applies(leaf: Rep) -> bool:
@@ -66,105 +65,6 @@ def permutation_route_applies(leaf: Rep) -> bool:
     """
     G = leaf.G
     return len(G.lie_algebra) == 0 and G.num_discrete_generators > 0 and supports_orbits(leaf)
-
-
-def _orbits(perms: np.ndarray, n: int) -> list[np.ndarray]:
-    """The orbits of the coordinates as increasing index arrays, ordered by their first coordinate."""
-    labels = _graph_labels(perms, n)
-    order = np.argsort(labels, kind="stable")
-    return np.split(order, np.cumsum(np.bincount(labels))[:-1])
-
-
-def _tree(perms: np.ndarray, orbit: np.ndarray, n: int) -> list[tuple[int, np.ndarray, np.ndarray]]:
-    """A breadth-first tree of ``orbit`` from its first coordinate: steps (h, parents, children), σ_h(parent) = child."""
-    seen = np.zeros(n, dtype=bool)
-    seen[orbit[0]] = True
-    frontier = orbit[:1]
-    steps = []
-    while frontier.size:
-        grown = []
-        for h, sigma in enumerate(perms):
-            child = sigma[frontier]
-            new = ~seen[child]
-            if new.any():
-                child, parent = child[new], frontier[new]
-                seen[child] = True
-                steps.append((h, parent, child))
-                grown.append(child)
-        frontier = np.concatenate(grown) if grown else frontier[:0]
-    return steps
-
-
-def orbit_isomorphism(perms: np.ndarray, a: np.ndarray, b: np.ndarray, steps: list | None = None) -> np.ndarray | None:
-    """A G-set isomorphism φ from orbit ``a`` onto orbit ``b``, or None when there is none.
-
-    Every base point of ``b`` is tried at once: the breadth-first tree of
-    ``a`` from a₀ = a[0] fixes φ(x) = σ_h(φ(parent)) for each tree edge, and
-    the candidate is kept when φ(σ_h(x)) = σ_h(φ(x)) for every generator h and
-    every x (a G-map between transitive sets of one size is a bijection).
-    The first valid base point in the order of ``b`` is taken.
-
-    Args:
-        perms: (k, n) coordinate permutations of the generators.
-        a: increasing coordinates of one orbit.
-        b: increasing coordinates of another orbit of the same size.
-        steps: the tree of ``a`` (:func:`_tree`), when already built.
-
-    Returns:
-        (len(a),) coordinates: φ(a[i]), or None.
-
-    Example:
-        >>> import numpy as np
-        >>> perms = np.array([[1, 0, 3, 2]])  # one transposition on each of two orbits
-        >>> orbit_isomorphism(perms, np.array([0, 1]), np.array([2, 3])).tolist()
-        [2, 3]
-    """
-    n = perms.shape[1]
-    if len(a) != len(b):
-        return None
-    steps = _tree(perms, a, n) if steps is None else steps
-    phi = np.zeros((len(b), n), dtype=perms.dtype)
-    phi[:, a[0]] = b
-    for h, parent, child in steps:
-        phi[:, child] = perms[h][phi[:, parent]]
-    ok = np.ones(len(b), dtype=bool)
-    for sigma in perms:
-        ok &= (sigma[phi[:, a]] == phi[:, sigma[a]]).all(axis=1)
-    hits = np.flatnonzero(ok)
-    return phi[hits[0], a] if len(hits) else None
-
-
-def _orbit_classes(perms: np.ndarray, orbits: list[np.ndarray]) -> tuple[list[int], list[np.ndarray]]:
-    """For each orbit, the index of its class's representative orbit and φ from the representative onto it."""
-    n = perms.shape[1]
-    rep_of: list[int] = []
-    maps: list[np.ndarray] = []
-    trees: dict[int, list] = {}
-    for i, orbit in enumerate(orbits):
-        for r in dict.fromkeys(rep_of):
-            if len(orbits[r]) != len(orbit):
-                continue
-            if r not in trees:
-                trees[r] = _tree(perms, orbits[r], n)
-            phi = orbit_isomorphism(perms, orbits[r], orbit, trees[r])
-            if phi is not None:
-                rep_of.append(r)
-                maps.append(phi)
-                break
-        else:
-            rep_of.append(i)
-            maps.append(orbit)
-    return rep_of, maps
-
-
-def _orbital_elements(perms_r: np.ndarray, size: int) -> list[np.ndarray]:
-    """NUM_RANDOM random commutant elements (size, size) of the permutation rep ``perms_r``: a value per orbital."""
-    pairs = (perms_r[:, :, None] * size + perms_r[:, None, :]).reshape(len(perms_r), -1)
-    labels = _graph_labels(pairs, size * size)
-    counts = np.bincount(labels)
-    rng = np.random.default_rng(DIXON_SEED)
-    # Gaussian coefficients on the normalised orbital indicators, as a random element of the solved basis would be
-    return [(rng.standard_normal(len(counts)) / np.sqrt(counts))[labels].reshape(size, size) for _ in range(NUM_RANDOM)]
 
 
 def _is_scalar(x: np.ndarray, scale: float) -> bool:
@@ -211,8 +111,9 @@ def _split_orbits(blocks: list[tuple[int, int]], sym_w: list[np.ndarray], scales
     return done
 
 
-def _piece_characters(pieces: list[tuple[int, np.ndarray]], blocks: list[tuple[int, int]], perms_r: np.ndarray) -> list[np.ndarray]:
-    """Traces of each piece's π at the fingerprint elements of :mod:`~constrainnet.solver.irreps`, from permutations.
+def _piece_characters(pieces: list[tuple[int, np.ndarray]], blocks: list[tuple[int, int]], perms_r: np.ndarray) -> np.ndarray:
+    """(pieces, FINGERPRINT_SIZE + k) traces of each piece's π at the fingerprint elements of
+    :mod:`~constrainnet.solver.irreps`, then at the k generators, from permutations.
 
     ρ(a)ρ(b) permutes by σ_b ∘ σ_a, so each fixed word is one composed
     permutation σ_w, and tr Pᵀρ(w)P = Σ P ⊙ P[σ_w] for all pieces at once.
@@ -224,7 +125,8 @@ def _piece_characters(pieces: list[tuple[int, np.ndarray]], blocks: list[tuple[i
         for j in word[1:]:
             sigma = perms_r[j][sigma]
         sigmas.append(sigma)
-    out: list[np.ndarray] = [np.empty(0)] * len(pieces)
+    sigmas.extend(perms_r)
+    out = np.empty((len(pieces), len(sigmas)))
     for at, (lo, hi) in enumerate(blocks):
         mine = [i for i, (b, _) in enumerate(pieces) if b == at]
         if not mine:
@@ -232,29 +134,42 @@ def _piece_characters(pieces: list[tuple[int, np.ndarray]], blocks: list[tuple[i
         allp = np.concatenate([pieces[i][1] for i in mine], axis=1)
         starts = np.cumsum([0] + [pieces[i][1].shape[1] for i in mine[:-1]])
         traces = np.stack([np.add.reduceat(np.einsum("ij,ij->j", allp, allp[sigma[lo:hi] - lo]), starts) for sigma in sigmas])
-        for k, i in enumerate(mine):
-            out[i] = traces[:, k]
+        out[mine] = traces.T
     return out
 
 
-def _align_pieces(pieces: list[tuple[int, np.ndarray]], prints: list[np.ndarray], blocks: list[tuple[int, int]],
+def _align_pieces(pieces: list[tuple[int, np.ndarray]], traces: np.ndarray, blocks: list[tuple[int, int]],
                   ws: list[np.ndarray], scales: list[float]) -> list[list[tuple[int, np.ndarray]]]:
     """:func:`~constrainnet.solver.isotypic._align` on pieces held on their orbit blocks.
 
-    The intertwiner between a piece P on block B and a class's first piece P₁
-    on block A is Pᵀ Wⱼ[B, A] P₁: only the blocks of the random elements
-    are multiplied, never the whole (|R| × |R|) matrices.
+    Only pieces of one dimension whose characters (``traces``, from
+    :func:`_piece_characters`) agree can be isomorphic. A one-dimensional
+    piece is its character: π(h) = ±1 on each generator, equal values are the
+    same type, and the piece already carries the class's π (no intertwiner).
+    Between wider pieces the intertwiner from a piece P on block B to a
+    class's first piece P₁ on block A is Pᵀ Wⱼ[B, A] P₁: only blocks of the
+    random elements are multiplied, never the whole (|R| × |R|) matrices.
     """
     classes: list[list[tuple[int, np.ndarray]]] = []
-    images: list[list[np.ndarray]] = []  # Wⱼ[:, A] P₁ / scaleⱼ for each class's first piece
-    firsts: list[int] = []
+    images: list[list[np.ndarray] | None] = []  # Wⱼ[:, A] P₁ / scaleⱼ for each class's first piece
+    class_dim: list[int] = []
+    class_traces: list[np.ndarray] = []
+    size = FINGERPRINT_SIZE
     for at, (blk, p) in enumerate(pieces):
         d = p.shape[1]
         lo, hi = blocks[blk]
-        for cls, wm, first in zip(classes, images, firsts):
-            if cls[0][1].shape[1] != d or float(np.abs(prints[at] - prints[first]).max()) > FINGERPRINT_ATOL * d:
-                continue
-            ys = [p.T @ x[lo:hi] for x in wm]
+        if class_traces:
+            known = np.array(class_traces)
+            close = (np.array(class_dim) == d) & (np.abs(known[:, :size] - traces[at, :size]).max(axis=1) <= FINGERPRINT_ATOL * d)
+            if d == 1:
+                close &= np.abs(known[:, size:] - traces[at, size:]).max(axis=1) < 0.5
+        else:
+            close = np.zeros(0, dtype=bool)
+        for k in np.flatnonzero(close).tolist():
+            if d == 1:
+                classes[k].append((blk, p))
+                break
+            ys = [p.T @ x[lo:hi] for x in images[k]]
             norms = [float(np.sqrt(np.sum(y * y))) for y in ys]
             j = int(np.argmax(norms))
             if norms[j] <= ISO_RTOL:
@@ -262,12 +177,13 @@ def _align_pieces(pieces: list[tuple[int, np.ndarray]], prints: list[np.ndarray]
             y = ys[j] * (np.sqrt(d) / norms[j])
             if float(np.abs(y.T @ y - np.eye(d)).max()) > 1e-6:
                 raise SolverError(f"decompose: an intertwiner between two pieces is not a scaled rotation (d = {d})")
-            cls.append((blk, p @ y))
+            classes[k].append((blk, p @ y))
             break
         else:
             classes.append([(blk, p)])
-            images.append([w[:, lo:hi] @ p / s for w, s in zip(ws, scales)])
-            firsts.append(at)
+            images.append([w[:, lo:hi] @ p / s for w, s in zip(ws, scales)] if d > 1 else None)
+            class_dim.append(d)
+            class_traces.append(traces[at])
     return classes
 
 
@@ -317,8 +233,8 @@ def decompose_permutation_leaf(leaf: Rep) -> LeafDecomposition:
     n = leaf.size
     G = leaf.G
     perms = coordinate_permutations(leaf)
-    orbits = _orbits(perms, n)
-    rep_of, maps = _orbit_classes(perms, orbits)
+    orbits = orbits_of(perms, n)
+    rep_of, maps = orbit_classes(perms, orbits)
     reps = sorted(set(rep_of))
     coords = np.concatenate([orbits[r] for r in reps])  # R, representative by representative
     size = len(coords)
@@ -327,7 +243,7 @@ def decompose_permutation_leaf(leaf: Rep) -> LeafDecomposition:
     perms_r = local[perms[:, coords]]
     bounds = np.cumsum([0] + [len(orbits[r]) for r in reps]).tolist()
     blocks = list(zip(bounds[:-1], bounds[1:]))
-    ws = _orbital_elements(perms_r, size)
+    ws = orbital_elements(perms_r, size)
     scales = [max(float(np.abs(w).sum(axis=1).max()), 1e-300) for w in ws]
     pieces = _split_orbits(blocks, [_sym(w) for w in ws], scales)
     classes = _align_pieces(pieces, _piece_characters(pieces, blocks, perms_r), blocks, ws, scales)
@@ -345,24 +261,39 @@ def decompose_permutation_leaf(leaf: Rep) -> LeafDecomposition:
             raise SolverError(f"decompose: two classes of pieces of {leaf!r} were identified as one type {t!r}")
         found.append((t, [(b, x @ tmat) for b, x in cls]))
     found.sort(key=lambda item: item[0].sort_key)
-    # carry the copies to every orbit of their class and re-choose them canonically, orbit by orbit
-    columns, column_orbit, comps = [], [], []
-    for t, copies in found:
-        parts, keys, owners = [], [], []
+    # carry the copies to every orbit of their class and re-choose them canonically, orbit by orbit;
+    # problems of one shape (and, for complex and quaternionic types, one type) are solved as one batch
+    targets = [[i for i, r in enumerate(rep_of) if r == rep] for rep in reps]
+    orders = [np.stack([np.argsort(maps[i]) for i in tg]) for tg in targets]
+    rows = [np.stack([maps[i][o] for i, o in zip(tg, od)]) for tg, od in zip(targets, orders)]  # coordinates, increasing
+    groups: dict[tuple, list[tuple[int, int, np.ndarray]]] = {}
+    for k, (t, copies) in enumerate(found):
         for blk in range(len(blocks)):
             here = [x for b, x in copies if b == blk]
-            if not here:
+            if here:
+                batch = np.swapaxes(np.stack(here)[:, orders[blk]], 0, 1)  # (orbits, m, |O|, d)
+                key = batch.shape[1:] + ((len(t.units),) if len(t.units) == 1 else (k,))
+                groups.setdefault(key, []).append((k, blk, batch))
+    results: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+    for members in groups.values():
+        units = found[members[0][0]][0].units
+        picked, through = batched_canonical_copies(np.concatenate([x for _, _, x in members]), units)
+        at = 0
+        for k, blk, batch in members:
+            results[k, blk] = (picked[at : at + len(batch)], through[at : at + len(batch)])
+            at += len(batch)
+    columns, column_orbit, comps = [], [], []
+    for k, (t, _) in enumerate(found):
+        parts, keys, owners = [], [], []
+        for blk in range(len(blocks)):
+            if (k, blk) not in results:
                 continue
-            targets = [i for i, r in enumerate(rep_of) if r == reps[blk]]
-            orders = np.stack([np.argsort(maps[i]) for i in targets])
-            rows = np.stack([maps[i][o] for i, o in zip(targets, orders)])  # each orbit's coordinates, increasing
-            batch = np.swapaxes(np.stack(here)[:, orders], 0, 1)  # (orbits, m, |O|, d)
-            picked, through = batched_canonical_copies(batch, t.units)
+            picked, through = results[k, blk]
             q = np.zeros((n,) + picked.shape[:2] + (t.dim,))
-            q[rows, np.arange(len(targets))[:, None]] = np.swapaxes(picked, 1, 2)
+            q[rows[blk], np.arange(len(targets[blk]))[:, None]] = np.swapaxes(picked, 1, 2)
             parts.append(q.reshape(n, -1, t.dim))
-            keys.append(np.take_along_axis(rows, through, axis=1).reshape(-1))  # the pivot coordinate of each copy
-            owners.append(np.repeat(targets, picked.shape[1]))
+            keys.append(np.take_along_axis(rows[blk], through, axis=1).reshape(-1))  # the pivot coordinate of each copy
+            owners.append(np.repeat(targets[blk], picked.shape[1]))
         order = np.argsort(np.concatenate(keys), kind="stable")
         columns.append(np.concatenate(parts, axis=1)[:, order].reshape(n, -1))
         column_orbit.append(np.repeat(np.concatenate(owners)[order], t.dim))
