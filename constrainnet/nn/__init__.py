@@ -3,6 +3,7 @@
 from .bilinear import BiLinear, bilinear_mid_rep
 from .emlp import EMLP, MLP, EMLPBlock, hidden_reps
 from .linear import Linear
+from . import isotypic_plan as _isotypic_plan  # registers Linear(..., plan="isotypic")
 from .nonlinear import GatedNonlinearity, NormNonlinearity, PointwiseNonlinearity, gated
 from .uniform import uniform_rep
 
