@@ -16,10 +16,15 @@ import pickle
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import constrainnet as cn
 from constrainnet.errors import RepError
 from constrainnet.groups import C, D, O, S, SO, Z
+from constrainnet.nn.plan import components
+from constrainnet.testing import assert_gradients
+from constrainnet.testing.strategies import reps
 
 GROUPS = {
     "SO2": lambda: SO(2),
@@ -31,14 +36,16 @@ GROUPS = {
     "SO2xC4": lambda: SO(2) * C(4),
     "O2xD4": lambda: O(2) * D(4),
 }
+# groups whose reps the strategies draw (Z5: regular input and output reps, complex types)
+DRAWN = {"SO2": SO(2), "O2": O(2), "SO3": SO(3), "O3": O(3), "C4": C(4), "D4": D(4), "Z5": Z(5)}
 CH, LAYERS, BATCH = 16, 2, 7
 
 
 @pytest.fixture(scope="module", autouse=True)
 def _scalars_first():
     """Meet every group's trivial type first through its scalar rep (its 1×1 identity)."""
-    for make in GROUPS.values():
-        cn.Scalar(make()).decompose()
+    for G in [make() for make in GROUPS.values()] + list(DRAWN.values()):
+        cn.Scalar(G).decompose()
 
 
 def build(name: str, plan: str = "isotypic", dtype=torch.float64, seed: int = 0, **kwargs) -> cn.nn.EMLP:
@@ -99,6 +106,40 @@ def test_plans_agree_on_outputs_and_gradients(name):
         q = params_asm[key]
         assert p.grad is not None and q.grad is not None, key
         assert relative(p.grad, q.grad) < 1e-9, key
+
+
+def self_gated(rep) -> bool:
+    """No component but the scalar rep is a permutation rep (those are gated elementwise, not per type)."""
+    return all(isinstance(c.rep, cn.reps.ScalarRep) or not c.rep.is_permutation for c in components(rep))
+
+
+@given(data=st.data())
+@settings(max_examples=10)
+def test_plans_agree_on_drawn_reps(data):
+    name = data.draw(st.sampled_from(sorted(DRAWN)), label="group")
+    G = DRAWN[name]
+    rep_in = data.draw(reps(G, max_size=12), label="rep_in")
+    rep_out = data.draw(reps(G, max_size=12), label="rep_out")
+    hidden = [2 * cn.Scalar(G) + data.draw(reps(G, max_size=14), label=f"hidden {i}") for i in range(2)]
+    if not all(self_gated(h) for h in hidden) or not all(r.is_orthogonal for r in [rep_in, rep_out, *hidden]):
+        return
+    torch.manual_seed(0)
+    iso = cn.nn.EMLP(rep_in, rep_out, group=G, ch=hidden, num_layers=2, dtype=torch.float64, plan="isotypic")
+    asm = cn.nn.EMLP(rep_in, rep_out, group=G, ch=hidden, num_layers=2, dtype=torch.float64, plan="assembled")
+    asm.load_state_dict(iso.state_dict(), strict=True)
+    x = inputs(iso, batch=4)
+    assert relative(iso(x), asm(x)) < 1e-10
+    assert equivariance(iso, x, n=2) < 1e-10
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, second_order", [("SO3", True), ("C4", False)])
+def test_isotypic_gradients_match_finite_differences(name, second_order):
+    G = GROUPS[name]()
+    V = cn.V(G)
+    torch.manual_seed(0)
+    model = cn.nn.EMLP(V**0 + 2 * V, V**0 + V, group=G, ch=12, num_layers=1, dtype=torch.float64, plan="isotypic")
+    assert_gradients(model, inputs(model, batch=2), second_order=second_order)
 
 
 @pytest.mark.parametrize("name", sorted(GROUPS))
