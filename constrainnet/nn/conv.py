@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from ..groups import P4M
 from ..reps import Rep, Vector
 
-__all__ = ["KernelGrid", "is_image_rep", "kernel_grid", "kernel_expansion", "circular_conv", "conv_matrix", "FFT_MIN_KERNEL"]
+__all__ = ["KernelGrid", "is_image_rep", "kernel_grid", "kernel_expansion", "circular_conv", "FFT_MIN_KERNEL"]
 
 # Kernel side from which circular_conv multiplies in Fourier space: on 2 CPU
 # threads (batch 64, 16 → 16 channels, 32×32) conv2d takes 3.3 ms at k = 5,
@@ -162,24 +162,3 @@ def _fourier_correlation(x: torch.Tensor, kernel: torch.Tensor, grid: KernelGrid
     spectrum = torch.einsum("bqxy,pqxy->bpxy", torch.fft.rfft2(x), torch.fft.rfft2(periodic).conj())
     y = torch.fft.irfft2(spectrum, s=(n, n))
     return y if bias is None else y + bias.view(1, -1, 1, 1)
-
-
-def conv_matrix(kernel: torch.Tensor, grid: KernelGrid) -> torch.Tensor:
-    """The dense (n_out·n², m·n²) matrix of :func:`circular_conv` (differentiable): W[(p, o), (q, i)] = K_pq[i − o].
-
-    Example:
-        >>> import torch
-        >>> kernel = torch.zeros(1, 1, 3, 3); kernel[0, 0, 1, 2] = 1.0
-        >>> W = conv_matrix(kernel, KernelGrid(3, 3, 1, 1))
-        >>> torch.equal(W @ torch.arange(9.0), circular_conv(torch.arange(9.0).view(1, 1, 3, 3), kernel, KernelGrid(3, 3, 1, 1)).view(9))
-        True
-    """
-    n = grid.n
-    p, q = kernel.shape[:2]
-    periodic = kernel.new_zeros(p, q, n * n)
-    periodic[:, :, torch.as_tensor(grid.displacements.ravel(), device=kernel.device)] = kernel.reshape(p, q, -1)
-    pixels = np.arange(n * n)
-    r, c = np.divmod(pixels, n)
-    disp = ((r[None, :] - r[:, None]) % n) * n + (c[None, :] - c[:, None]) % n  # [o, i] -> i - o
-    dense = periodic[:, :, torch.as_tensor(disp, device=kernel.device)]  # (p, q, n², n²)
-    return dense.permute(0, 2, 1, 3).reshape(p * n * n, q * n * n)

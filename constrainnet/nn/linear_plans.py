@@ -120,7 +120,7 @@ class LinearPlanBase(abc.ABC):
 
     @abc.abstractmethod
     def parts(self, layer: Any) -> tuple:
-        """The tensors :meth:`apply` uses, computed from the layer's parameters (differentiable); the layer caches them in eval mode."""
+        """The tensors :meth:`apply` uses, the bias (or None) last, from the layer's parameters (differentiable); cached in eval mode."""
 
     @abc.abstractmethod
     def apply(self, layer: Any, x: torch.Tensor, parts: tuple) -> torch.Tensor:
@@ -130,9 +130,10 @@ class LinearPlanBase(abc.ABC):
         """The training forward on a 2-D x (default: :meth:`apply` of fresh :meth:`parts`)."""
         return self.apply(layer, x, self.parts(layer))
 
-    @abc.abstractmethod
     def weight(self, layer: Any) -> torch.Tensor:
-        """The dense (out, in) weight W (differentiable)."""
+        """The dense (out, in) weight W (differentiable): by default the map without bias applied to the identity."""
+        eye = torch.eye(layer.in_features, dtype=layer.coefficients.dtype, device=layer.coefficients.device)
+        return self.apply(layer, eye, self.parts(layer)[:-1] + (None,)).t()
 
     def clear(self) -> None:
         """Drop whatever the plan keeps of the layer's tensors (after casts, before pickling)."""

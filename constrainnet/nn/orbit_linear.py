@@ -29,7 +29,7 @@ import torch.nn.functional as F
 
 from ..reps import Rep
 from .assembly import SparseSum, register_sums, sparse_map
-from .conv import FFT_MIN_KERNEL, circular_conv, conv_matrix, is_image_rep, kernel_expansion, kernel_grid
+from .conv import FFT_MIN_KERNEL, circular_conv, is_image_rep, kernel_expansion, kernel_grid
 from .linear_plans import KERNEL_FLOPS, REFERENCE_BATCH, LinearPlanBase, dense_flops, register_plan
 from .orbit_plan import SparsePlan
 from .plan import components
@@ -135,9 +135,8 @@ class OrbitPlan(LinearPlanBase):
             dest = row_map[rows] * shape[1] + col_map[cols]
             maps = (SparseSum.build(shape[0] * shape[1], dest, src, val), SparseSum.build(self.num_coefficients, src, dest, val))
             self.gathers[name] = (maps, register_sums(layer, name, maps, factory), shape)
-            _register_index(layer, f"{name}_rows", np.flatnonzero(row_sel), factory)
-            _register_index(layer, f"{name}_cols", np.flatnonzero(col_sel), factory)
             if name == "_w1":
+                _register_index(layer, "_w1_cols", np.flatnonzero(col_sel), factory)
                 self.w1_cols_span = _span(np.flatnonzero(col_sel))
         if self.image_pairs and "_w2" in self.gathers:
             # the output is [image rows, W_2 rows] put back in coordinate order
@@ -146,13 +145,12 @@ class OrbitPlan(LinearPlanBase):
     # -- cost ----------------------------------------------------------------
     @classmethod
     def cost(cls, rep_in: Rep, rep_out: Rep, support: Any = None, batch: int = REFERENCE_BATCH) -> float | None:
-        """Dense flops outside the image blocks, convolution flops inside, and kernels: 2 + 6 for the convolution + 5 per gathered weight."""
+        """Dense flops (:func:`~constrainnet.nn.linear_plans.dense_flops`) with the image blocks as convolutions; kernels: 2, + 6 for a convolution, + 5 per gathered weight."""
         flops, _ = dense_flops(rep_in, rep_out, batch)
         image_in = [c for c in components(rep_in) if is_image_rep(c.rep)]
         image_out = [c for c in components(rep_out) if is_image_rep(c.rep)]
-        conv = bool(image_in and image_out)
-        kernels = 2 + 5 * (len(image_out) < len(components(rep_out)))
-        if conv:
+        kernels = 2 + 5  # without a convolution, W_2 is the whole weight
+        if image_in and image_out:
             n = image_in[0].rep.G.image_size
             m, p = sum(c.mult for c in image_in), sum(c.mult for c in image_out)
             k = support if isinstance(support, int) else n
@@ -161,7 +159,7 @@ class OrbitPlan(LinearPlanBase):
                 flops += 3.0 * batch * n * n * (5 * (m + p) * math.log2(n * n) + 8 * m * p)
             else:
                 flops += 6.0 * batch * m * p * n * n * k * k
-            kernels += 6 + 5 * (len(image_in) < len(components(rep_in)))
+            kernels += 6 - 5 * (len(image_out) == len(components(rep_out))) + 5 * (len(image_in) < len(components(rep_in)))
         return flops + kernels * KERNEL_FLOPS
 
     # -- the parts of the weight -----------------------------------------------
@@ -197,17 +195,6 @@ class OrbitPlan(LinearPlanBase):
         """(kernel, W_1, W_2, bias), all differentiable (the bias per channel when the convolution adds it)."""
         bias = layer._channel_bias_basis @ layer.bias_coefficients if self.fused_bias else layer.bias()
         return self.kernel(layer), self._gather(layer, "_w1"), self._gather(layer, "_w2"), bias
-
-    def weight(self, layer: Any) -> torch.Tensor:
-        """The dense (out, in) weight (differentiable; for ``export()`` and checks: the forward never forms it)."""
-        kernel, w1, w2, _ = self.parts(layer)
-        W = layer.coefficients.new_zeros(self.out_features, self.in_features)
-        if kernel is not None:
-            W[layer._image_rows_index[:, None], layer._image_cols_index] = conv_matrix(kernel, self.grid)
-        for name, part in (("_w1", w1), ("_w2", w2)):
-            if part is not None:
-                W[getattr(layer, f"{name}_rows_index")[:, None], getattr(layer, f"{name}_cols_index")] = part
-        return W
 
     # -- forward -------------------------------------------------------------
     def apply(self, layer: Any, x: torch.Tensor, parts: tuple) -> torch.Tensor:

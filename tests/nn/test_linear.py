@@ -200,12 +200,3 @@ def test_extra_repr_shows_reps_and_parameter_count():
     _, layer = build("SO3-scalars+vectors->V")
     text = repr(layer)
     assert "rep_in=5*Scalar + 5*V" in text and "coefficients=5" in text
-
-
-@pytest.mark.slow
-def test_linear_under_torch_compile():
-    torch.manual_seed(0)
-    _, layer = build("SO3-hidden", dtype=torch.float32)
-    compiled = torch.compile(layer)
-    x = torch.randn(4, layer.in_features)
-    torch.testing.assert_close(compiled(x), layer(x))
