@@ -39,7 +39,7 @@ import numpy as np
 import torch
 
 from ..errors import RepError
-from ..reps import Rep
+from ..reps import Rep, ScalarRep
 from ..solver.irreps import IrrepType
 from .assembly import SparseSum
 from .plan import LinearPlan, components
@@ -60,7 +60,7 @@ _ZERO_RTOL = 1e-12
 
 def is_trivial_type(t: IrrepType) -> bool:
     """True for the trivial irreducible (π = 1 on every generator): the type that holds invariants and biases."""
-    return t.dim == 1 and bool(np.all(t.pi_generators == 1.0)) and not np.any(t.pi_algebra)
+    return t.dim == 1 and bool(np.all(np.abs(t.pi_generators - 1.0) < 1e-9)) and bool(np.all(np.abs(t.pi_algebra) < 1e-9))
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,10 @@ class TypedLayout:
             if c.rep not in found:
                 d = c.rep.decompose()
                 raw = [(k.irrep, k.start + s * k.dim, k.dim) for k in d.components for s in range(k.multiplicity)]
-                found[c.rep] = (np.asarray(d.change_of_basis), raw)
+                u = np.asarray(d.change_of_basis)
+                if isinstance(c.rep, ScalarRep):
+                    u = np.ones((1, 1))  # the trivial type in any sign; +1 keeps scalars as they are (SiLU gates them by themselves)
+                found[c.rep] = (u, raw)
         types = sorted({t for _, raw in found.values() for t, _, _ in raw}, key=lambda t: t.sort_key)
         self.types: tuple[IrrepType, ...] = tuple(types)
         index = {t: k for k, t in enumerate(types)}
