@@ -5,7 +5,7 @@
     constrainnet basis --group "SO(3)" "V**2 >> V" [--plot FILE] [--strategy NAME]
     constrainnet basis --group "SO(3)" --decompose "V**3"
     constrainnet demo [--group SO(3)] [--n-train 300] [--n-test 500] [--epochs 100] [--out DIR]
-    constrainnet train {dipole,o5,inertia,particles} [--model emlp|mlp] [--epochs N] ...
+    constrainnet train {dipole,o5,inertia,particles} [--model emlp|mlp] [--epochs N] [--compile] ...
 
 Group names and rep expressions are parsed by :mod:`constrainnet.parse`
 (never ``eval``). Exit status: 0 on success, 2 for a usage error (an unknown
@@ -144,6 +144,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--n-test", type=_positive, default=1000, help="test samples (default: 1000)")
     train.add_argument("--epochs", type=_positive, default=100, help="epochs (default: 100)")
     _add_model_options(train, 384, 3)
+    train.add_argument(
+        "--compile", action="store_true",
+        help="train through torch.compile (the first steps compile: a minute or more for an EMLP on the CPU)",
+    )  # fmt: skip
     train.set_defaults(run=_cmd_train)
     return parser
 
@@ -309,7 +313,7 @@ def _fit(model: Any, train: Any, args: argparse.Namespace, label: str) -> float:
     if args.progress:
         print(f"training {label} ...", file=sys.stderr)
     fit(model, train, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, seed=args.seed,
-        device=args.device, progress=args.progress)  # fmt: skip
+        device=args.device, progress=args.progress, compile=getattr(args, "compile", False))  # fmt: skip
     return time.perf_counter() - start
 
 

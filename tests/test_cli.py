@@ -174,6 +174,22 @@ def test_train_tiny(capsys, task, model):
     assert mse and float(mse.group(1)) >= 0
 
 
+def test_train_compile_trains_through_torch_compile(capsys, monkeypatch):
+    import torch
+
+    calls = []
+    real = torch.compile
+
+    def spy(model, **kwargs):  # Dynamo and AOT autograd without code generation: fast
+        calls.append(model)
+        return real(model, backend="aot_eager", **kwargs)
+
+    monkeypatch.setattr(torch, "compile", spy)
+    assert main(["train", "dipole", "--compile", *TINY]) == 0
+    assert len(calls) == 1 and "test MSE" in capsys.readouterr().out
+    assert main(["train", "dipole", *TINY]) == 0 and len(calls) == 1
+
+
 @pytest.mark.slow
 def test_demo_defaults_emlp_beats_mlp(capsys, tmp_path):
     """The default demo (the documented one-minute run): EMLP's test MSE is far below the MLP's."""

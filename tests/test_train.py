@@ -141,6 +141,51 @@ def test_evaluate_runs_in_eval_mode_without_grad_and_restores_the_mode():
     assert not spy.training
 
 
+# -- compile -----------------------------------------------------------------------
+def equivariant_model(seed=0):
+    import constrainnet as cn
+
+    data = Dipole(8)
+    torch.manual_seed(seed)
+    return Standardize(cn.nn.EMLP(data.rep_in, data.rep_out, group=data.group, ch=16, num_layers=1), data.stats)
+
+
+def fit_compiled_and_eager(train, val, backend=None, monkeypatch=None):
+    """The same EMLP fitted eagerly and through torch.compile: (histories, models, number of torch.compile calls)."""
+    calls = []
+    real = torch.compile
+
+    def spy(model, **kwargs):
+        calls.append(model)
+        return real(model, **kwargs) if backend is None else real(model, backend=backend, **kwargs)
+
+    monkeypatch.setattr(torch, "compile", spy)
+    eager, compiled = equivariant_model(), equivariant_model()
+    # 40 samples in batches of 16: a last batch of 8 (another shape: a second compilation)
+    runs = [fit(m, train, val, epochs=1, batch_size=16, progress=False, compile=c) for m, c in ((eager, False), (compiled, True))]
+    return runs, (eager, compiled), calls
+
+
+def test_fit_compile_trains_through_torch_compile_as_eager(monkeypatch):
+    """Traced by Dynamo and AOT autograd (no code generation, fast): the history and parameters of eager training."""
+    train, val = Dipole(40, seed=2), Dipole(16, seed=3)
+    (eager_run, compiled_run), (eager, compiled), calls = fit_compiled_and_eager(train, val, "aot_eager", monkeypatch)
+    assert len(calls) == 1 and calls[0] is compiled
+    for key in ("train_loss", "val_mse"):
+        np.testing.assert_allclose(compiled_run[key], eager_run[key], rtol=1e-5)
+    for a, b in zip(eager.parameters(), compiled.parameters()):
+        torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_fit_compile_with_the_default_backend_equals_eager(monkeypatch):
+    train, val = Dipole(40, seed=2), Dipole(16, seed=3)
+    (eager_run, compiled_run), (eager, compiled), _ = fit_compiled_and_eager(train, val, None, monkeypatch)
+    np.testing.assert_allclose(compiled_run["train_loss"], eager_run["train_loss"], rtol=1e-4)
+    for a, b in zip(eager.parameters(), compiled.parameters()):
+        torch.testing.assert_close(b, a, rtol=1e-3, atol=1e-4)
+
+
 # -- argument checks ---------------------------------------------------------------
 @pytest.mark.parametrize(
     "kwargs, exc, text",
@@ -155,6 +200,7 @@ def test_evaluate_runs_in_eval_mode_without_grad_and_restores_the_mode():
         ({"weight_decay": -1e-3}, ValueError, "weight_decay"),
         ({"seed": -1}, TypeError, "seed"),
         ({"progress": 1}, TypeError, "progress"),
+        ({"compile": "yes"}, TypeError, "compile: expected a bool"),
     ],
 )
 def test_fit_checks_its_arguments(kwargs, exc, text):
