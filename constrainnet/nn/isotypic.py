@@ -44,7 +44,7 @@ from ..solver.irreps import IrrepType
 from .assembly import SparseSum
 from .plan import LinearPlan, components
 
-__all__ = ["TypedLayout", "TypedMaps", "TYPED_DENSE_MAX_SIZE", "is_trivial_type", "joint_sums", "PlainToTyped", "TypedToPlain", "to_typed", "from_typed", "typed_product"]
+__all__ = ["TypedLayout", "TypedMaps", "TYPED_DENSE_MAX_SIZE", "is_trivial_type", "joint_sums", "PlainToTyped", "TypedToPlain", "split_operands", "to_typed", "from_typed", "typed_product"]
 
 # Reps up to this many coordinates are changed to and from the typed layout by
 # one dense (size × d_k·m_k) matrix per type (in an EMLP only the input, the
@@ -301,11 +301,7 @@ class TypedMaps:
 
     def split(self, flat: torch.Tensor) -> list[torch.Tensor | None]:
         """The operands R_k as views of the flat vector the forward sum gives (None where the width is 0)."""
-        out, start = [], 0
-        for rows, width in self.operands:
-            out.append(flat[start : start + rows * width].view(rows, width) if rows * width else None)
-            start += rows * width
-        return out
+        return split_operands(flat, self.operands)
 
 
 def joint_sums(groups: Sequence[TypedMaps]) -> tuple[SparseSum, SparseSum]:
@@ -420,7 +416,7 @@ class PlainToTyped:
 
     def split(self, flat: torch.Tensor) -> list[torch.Tensor]:
         """[A] as a (|in|, W) view of the flat vector."""
-        return [flat[: self.size].view(self.operands[0])]
+        return [flat.view(self.operands[0])]
 
 
 class TypedToPlain:
@@ -442,11 +438,19 @@ class TypedToPlain:
         self.terms = _cat_terms(*zip(*_entry_terms(plan, layout_in, None, None, order_out, None, n_out, offsets)) if plan.pairs else ([], [], []))
 
     def split(self, flat: torch.Tensor) -> list[torch.Tensor | None]:
-        out, start = [], 0
-        for rows, width in self.operands:
-            out.append(flat[start : start + rows * width].view(rows, width) if rows * width else None)
-            start += rows * width
-        return out
+        """The operands A_k as views of the flat vector (None where empty)."""
+        return split_operands(flat, self.operands)
+
+
+def split_operands(flat: torch.Tensor, shapes: Sequence[tuple[int, int]]) -> list[torch.Tensor | None]:
+    """``flat`` cut into matrices of the given shapes (None for empty ones) by one ``split``.
+
+    One split (not one slice per matrix): its backward joins the gradients in
+    one operation, where each slice would write into a zero tensor of the whole size.
+    """
+    sizes = [r * w for r, w in shapes]
+    parts = flat.split(sizes) if len(sizes) > 1 else [flat]
+    return [p.view(shape) if size else None for p, shape, size in zip(parts, shapes, sizes)]
 
 
 def _cat_terms(dest: Sequence, src: Sequence, val: Sequence) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

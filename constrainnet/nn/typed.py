@@ -178,11 +178,9 @@ class TypedAffine:
         b = owner._buffers
         forward, backward = ([b[n] for n in names] for names in self.buffers)
         flat = sparse_map(self.sums, (forward, backward), coefficients)
-        ops = self.maps.split(flat[: self.maps.size])
-        extra, start = [], self.maps.size
-        for g in self.extra:
-            extra.append(g.split(flat[start : start + g.size]))
-            start += g.size
+        pieces = flat.split([self.maps.size] + [g.size for g in self.extra]) if self.extra else [flat]
+        ops = self.maps.split(pieces[0])
+        extra = [g.split(piece) for g, piece in zip(self.extra, pieces[1:])]
         bias = None if betas is None or not self.num_bias else torch.mv(b[self.bias_name], betas)
         return ops, extra, bias
 
@@ -202,9 +200,10 @@ class TypedAffine:
             t = maps.layout_in.types[k]
             units = b[self.units[t]] if t in self.units else None
             y = typed_product(x, units, op, trivial_bias if own and k == self.trivial_in else None)
-            for s, cols in enumerate(maps.columns[k]):
-                if cols is not None:
-                    out[s][t] = y[..., cols[0] : cols[1]]
+            present = [(s, cols) for s, cols in enumerate(maps.columns[k]) if cols is not None]
+            parts = y.split([hi - lo for _, (lo, hi) in present], dim=-1) if len(present) > 1 else [y]
+            for (s, _), part in zip(present, parts):
+                out[s][t] = part
         if bias is not None and own and not self._bias_into_operand:
             for s, start, stop in self.bias_slots:
                 lout = self.outputs[s]
@@ -268,17 +267,18 @@ class PlainAffine:
             col += b.shape[1]
         self.bias_name = f"{prefix}_bias_basis"
         owner._register_float64(self.bias_name, q_all, factory)
+        # the output regions in column order (they tile the columns of x A)
+        self._order = sorted(((s, key, region) for s, regions in enumerate(self.maps.regions) for key, region in regions.items()),
+                             key=lambda item: item[2][0])
 
     def operands(self, owner: Float64Buffers, coefficients: torch.Tensor, betas: torch.Tensor | None) -> tuple[torch.Tensor, list, torch.Tensor | None]:
         """(A, operands of ``extra``, bias (W,) or None) from the coefficient and bias vectors (differentiable)."""
         b = owner._buffers
         forward, backward = ([b[n] for n in names] for names in self.buffers)
         flat = sparse_map(self.sums, (forward, backward), coefficients)
-        (a,) = self.maps.split(flat)
-        extra, start = [], self.maps.size
-        for g in self.extra:
-            extra.append(g.split(flat[start : start + g.size]))
-            start += g.size
+        pieces = flat.split([self.maps.size] + [g.size for g in self.extra]) if self.extra else [flat]
+        (a,) = self.maps.split(pieces[0])
+        extra = [g.split(piece) for g, piece in zip(self.extra, pieces[1:])]
         bias = None if betas is None or not self.num_bias else torch.mv(b[self.bias_name], betas)
         return a, extra, bias
 
@@ -286,13 +286,10 @@ class PlainAffine:
         """Per map, its outputs as views of x A + b (see the class docstring)."""
         y = x.mm(a) if bias is None else torch.addmm(bias, x, a)
         batch = x.shape[0]
-        out = []
-        for regions in self.maps.regions:
-            here = {}
-            for key, (start, d, m) in regions.items():
-                view = y[:, start : start + d * m]
-                here[key] = view if key is None else view.view(batch, d, m)
-            out.append(here)
+        out: list[dict] = [dict() for _ in self.maps.regions]
+        pieces = y.split([d * m for _, _, (_, d, m) in self._order], dim=1)
+        for (s, key, (_, d, m)), piece in zip(self._order, pieces):
+            out[s][key] = piece if key is None else piece.view(batch, d, m)
         return out
 
 
@@ -351,22 +348,23 @@ class TypedGates:
     def __call__(self, owner: Float64Buffers, zs: dict) -> list[torch.Tensor]:
         """{type: (batch, d, m) features and gates of gated(rep)} → the typed features of rep (list in layout order)."""
         b = owner._buffers
-        factors = None
+        factors: Sequence = ()
         if self.gate_slots is not None:
-            triv = zs[self.gated_layout.types[self.gated_layout.trivial]]
-            factors = torch.sigmoid(triv[:, 0, self.gate_slots[0] : self.gate_slots[1]]).mm(b[self.expand_name])
+            t_triv = self.gated_layout.types[self.gated_layout.trivial]
+            features, gates = zs[t_triv].split([self.gate_slots[0], self.n_gates], dim=-1)
+            zs = {**zs, t_triv: features}
+            factors = torch.sigmoid(gates[:, 0, :]).mm(b[self.expand_name])
+            widths = [hi - lo for lo, hi in zip(self.factor_columns, self.factor_columns[1:]) if hi > lo]
+            factors = iter(factors.split(widths, dim=1) if len(widths) > 1 else [factors])
         out = []
         for k, t in enumerate(self.layout.types):
-            m = self.layout.mults[k]
             z = zs.get(t)
             if z is None:
                 raise RepError(f"TypedGates: no features of type {t.label}")
-            z = z[..., :m]
             if self.self_only[k]:
                 out.append(F.silu(z))
                 continue
-            lo, hi = self.factor_columns[k], self.factor_columns[k + 1]
-            factor = factors[:, lo:hi] if self.gated_types[k] else None
+            factor = next(factors) if self.gated_types[k] else None
             if self.mask_names[k] is not None:
                 own = torch.sigmoid(z[:, 0, :])
                 factor = own if factor is None else torch.where(b[self.mask_names[k]], own, factor)

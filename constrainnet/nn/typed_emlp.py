@@ -93,7 +93,8 @@ class TypedBlock:
         """(operands of L, W_1, W_2; the operand of W_out; the bias), differentiable."""
         c = block.coefficients
         n = block._num_weight_coefficients
-        ops, (prod_ops,), bias = self.affine.operands(block, c[:n], c[n:] if c.shape[0] > n else None)
+        weights, betas = c.split([n, c.shape[0] - n]) if c.shape[0] > n else (c, None)
+        ops, (prod_ops,), bias = self.affine.operands(block, weights, betas)
         return ops, prod_ops[0], bias
 
     def forward(self, block: Any, xs: Any, operands: tuple) -> list[torch.Tensor]:
@@ -109,10 +110,10 @@ class TypedBlock:
             linear, u, v = self.affine.apply(block, xs, ops, bias)
             u, v = self.mid.from_typed(block, u, v, batch, like)
         products = block.bilinear.groups.products(u, v).mm(prod_op)
+        pieces = products.split([d * m for d, m in zip(self.wide.dims, self.wide.mults)], dim=1)
         z = {}
-        for k, (t, d, m) in enumerate(zip(self.wide.types, self.wide.dims, self.wide.mults)):
-            start = self.products.regions[0][k][0]
-            a, b = linear.get(t), products[:, start : start + d * m].view(batch, d, m)
+        for t, d, m, piece in zip(self.wide.types, self.wide.dims, self.wide.mults, pieces):
+            a, b = linear.get(t), piece.view(batch, d, m)
             z[t] = b if a is None else a + b
         return self.gates(block, z)
 
