@@ -16,6 +16,8 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 from collections import Counter
 
 import numpy as np
@@ -38,13 +40,6 @@ FINITE = ("C4", "D4", "Z5")
 # float64 tolerances: orthogonality and similarity are exact to rounding
 EXACT = 1e-12
 DENSE = 1e-10
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _scalars_first():
-    """Meet every group's trivial type first through its scalar rep (its 1×1 identity)."""
-    for G in GROUPS.values():
-        cn.Scalar(G).decompose()
 
 
 def group_elements(G) -> list[tuple[np.ndarray, bytes]]:
@@ -245,6 +240,28 @@ def test_bias_matrix_of_the_invariants(name, data):
     moving -= q @ (q.T @ moving)
     with pytest.raises(RepError):
         lay.bias_matrix(np.concatenate([q, moving], axis=1))
+
+
+@pytest.mark.slow  # a fresh interpreter: import and cold solves
+def test_trivial_type_is_found_whichever_rep_met_it_first():
+    # in a fresh process each group meets its trivial type inside a non-scalar rep first,
+    # where π = 1 and dπ = 0 hold only to rounding
+    code = """
+import warnings; warnings.simplefilter("ignore")
+import numpy as np, constrainnet as cn
+from constrainnet.groups import SO, Z
+from constrainnet.nn.isotypic import TypedLayout
+for G, first in [(SO(3), 2), (Z(5), 1)]:  # dπ = 0 and π = 1 to rounding
+    V = cn.V(G)
+    (V**first).decompose()
+    for rep in (V**first, V**0 + V):
+        lay = TypedLayout(rep)
+        q = np.asarray(rep.equivariant_basis())
+        print(lay.trivial is not None, lay.bias_matrix(q).shape == (q.shape[1], q.shape[1]))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.split() == ["True"] * 8
 
 
 @pytest.mark.parametrize("name", ["SO2", "O2", "SO3", "O3", "C4", "D4"])
