@@ -94,16 +94,19 @@ def _split_orbits(blocks: list[tuple[int, int]], sym_w: list[np.ndarray], scales
             starts, stops = np.concatenate([[0], cuts]), np.concatenate([cuts, [k]])
             wide = (stops - starts) > 1
             failed = np.zeros(len(starts), dtype=bool)
-            if wide.any():
-                group = np.repeat(np.arange(len(starts)), stops - starts)
-                inside = (group[:, None] == group[None, :]) & ~np.eye(k, dtype=bool)
-                sizes = stops - starts
+            if wide.any():  # compress the other elements onto the eigenspaces of more than one vector only
+                first, last = starts[wide], stops[wide]
+                cols = np.concatenate([np.arange(a, b) for a, b in zip(first.tolist(), last.tolist())])
+                sub = vecs[:, cols]
+                lead = np.cumsum(np.concatenate([[0], (last - first)[:-1]]))
+                group = np.repeat(np.arange(len(first)), last - first)
+                inside = (group[:, None] == group[None, :]) & ~np.eye(len(cols), dtype=bool)
                 for x, scale in zip(local[1:], scales[1:]):
-                    r = vecs.T @ x @ vecs
+                    r = sub.T @ (x @ sub)
                     diag = np.diagonal(r)
-                    spread = np.abs(diag - (np.add.reduceat(diag, starts) / sizes)[group])
+                    spread = np.abs(diag - (np.add.reduceat(diag, lead) / (last - first))[group])
                     off = np.abs(np.where(inside, r, 0.0)).max(axis=1)
-                    failed |= np.maximum.reduceat(np.maximum(spread, off), starts) > SCALAR_RTOL * scale
+                    failed[wide] |= np.maximum.reduceat(np.maximum(spread, off), lead) > SCALAR_RTOL * scale
             parts = []
             for a, b, bad in zip(starts.tolist(), stops.tolist(), failed.tolist()):
                 parts.extend(_split([vecs[:, a:b]], local, scales) if bad else [vecs[:, a:b]])
@@ -139,7 +142,7 @@ def _piece_characters(pieces: list[tuple[int, np.ndarray]], blocks: list[tuple[i
 
 
 def _align_pieces(pieces: list[tuple[int, np.ndarray]], traces: np.ndarray, blocks: list[tuple[int, int]],
-                  ws: list[np.ndarray], scales: list[float]) -> list[list[tuple[int, np.ndarray]]]:
+                  ws: np.ndarray, scales: list[float]) -> list[list[tuple[int, np.ndarray]]]:
     """:func:`~constrainnet.solver.isotypic._align` on pieces held on their orbit blocks.
 
     Only pieces of one dimension whose characters (``traces``, from
@@ -148,29 +151,28 @@ def _align_pieces(pieces: list[tuple[int, np.ndarray]], traces: np.ndarray, bloc
     same type, and the piece already carries the class's π (no intertwiner).
     Between wider pieces the intertwiner from a piece P on block B to a
     class's first piece P₁ on block A is Pᵀ Wⱼ[B, A] P₁: only blocks of the
-    random elements are multiplied, never the whole (|R| × |R|) matrices.
+    random elements ``ws`` (NUM_RANDOM, |R|, |R|) are multiplied.
     """
     classes: list[list[tuple[int, np.ndarray]]] = []
-    images: list[list[np.ndarray] | None] = []  # Wⱼ[:, A] P₁ / scaleⱼ for each class's first piece
-    class_dim: list[int] = []
-    class_traces: list[np.ndarray] = []
+    images: list[np.ndarray | None] = []  # Wⱼ[:, A] P₁ / scaleⱼ (NUM_RANDOM, |R|, d) for each class's first piece
+    class_dim = np.zeros(len(pieces), dtype=np.int64)
+    class_traces = np.zeros((len(pieces), traces.shape[1]))
+    inverse_scales = 1.0 / np.array(scales)[:, None, None]
     size = FINGERPRINT_SIZE
     for at, (blk, p) in enumerate(pieces):
         d = p.shape[1]
         lo, hi = blocks[blk]
-        if class_traces:
-            known = np.array(class_traces)
-            close = (np.array(class_dim) == d) & (np.abs(known[:, :size] - traces[at, :size]).max(axis=1) <= FINGERPRINT_ATOL * d)
-            if d == 1:
-                close &= np.abs(known[:, size:] - traces[at, size:]).max(axis=1) < 0.5
-        else:
-            close = np.zeros(0, dtype=bool)
+        known = len(classes)
+        gap = np.abs(class_traces[:known] - traces[at])
+        close = (class_dim[:known] == d) & (gap[:, :size].max(axis=1, initial=0.0) <= FINGERPRINT_ATOL * d)
+        if d == 1:
+            close &= gap[:, size:].max(axis=1, initial=0.0) < 0.5
         for k in np.flatnonzero(close).tolist():
             if d == 1:
                 classes[k].append((blk, p))
                 break
-            ys = [p.T @ x[lo:hi] for x in images[k]]
-            norms = [float(np.sqrt(np.sum(y * y))) for y in ys]
+            ys = p.T @ images[k][:, lo:hi]  # (NUM_RANDOM, d, d)
+            norms = np.sqrt((ys * ys).sum(axis=(1, 2)))
             j = int(np.argmax(norms))
             if norms[j] <= ISO_RTOL:
                 continue
@@ -180,10 +182,10 @@ def _align_pieces(pieces: list[tuple[int, np.ndarray]], traces: np.ndarray, bloc
             classes[k].append((blk, p @ y))
             break
         else:
+            images.append(ws[:, :, lo:hi] @ p * inverse_scales if d > 1 else None)
+            class_dim[known] = d
+            class_traces[known] = traces[at]
             classes.append([(blk, p)])
-            images.append([w[:, lo:hi] @ p / s for w, s in zip(ws, scales)] if d > 1 else None)
-            class_dim.append(d)
-            class_traces.append(traces[at])
     return classes
 
 
@@ -243,20 +245,20 @@ def decompose_permutation_leaf(leaf: Rep) -> LeafDecomposition:
     perms_r = local[perms[:, coords]]
     bounds = np.cumsum([0] + [len(orbits[r]) for r in reps]).tolist()
     blocks = list(zip(bounds[:-1], bounds[1:]))
-    ws = orbital_elements(perms_r, size)
-    scales = [max(float(np.abs(w).sum(axis=1).max()), 1e-300) for w in ws]
-    pieces = _split_orbits(blocks, [_sym(w) for w in ws], scales)
+    ws = np.stack(orbital_elements(perms_r, size))  # (NUM_RANDOM, |R|, |R|)
+    scales = [max(float(x), 1e-300) for x in np.abs(ws).sum(axis=2).max(axis=1)]
+    pieces = _split_orbits(blocks, list(0.5 * (ws + np.swapaxes(ws, 1, 2))), scales)
     classes = _align_pieces(pieces, _piece_characters(pieces, blocks, perms_r), blocks, ws, scales)
     found: list[tuple[IrrepType, list[tuple[int, np.ndarray]]]] = []
+    inverse_scales = 1.0 / np.array(scales)[:, None, None]
     for cls in classes:
         blk, p = cls[0]
         lo, hi = blocks[blk]
         d = p.shape[1]
-        compressed = np.stack([p.T @ w[lo:hi, lo:hi] @ p for w in ws])
+        compressed = p.T @ ws[:, lo:hi, lo:hi] @ p
         c = _commutant_dim(compressed, scales)
-        spanning = compressed / np.array(scales)[:, None, None]
-        pi_g = np.stack([p.T @ p[sigma[lo:hi] - lo] for sigma in perms_r])
-        t, tmat = identify(G, pi_g, np.zeros((0, d, d)), 0.0, None, c=c, spanning=spanning)
+        pi_g = p.T @ p[perms_r[:, lo:hi] - lo]
+        t, tmat = identify(G, pi_g, np.zeros((0, d, d)), 0.0, None, c=c, spanning=compressed * inverse_scales)
         if any(t is other for other, _ in found):
             raise SolverError(f"decompose: two classes of pieces of {leaf!r} were identified as one type {t!r}")
         found.append((t, [(b, x @ tmat) for b, x in cls]))

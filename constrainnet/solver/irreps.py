@@ -44,7 +44,7 @@ import scipy.linalg
 
 from ..errors import SolverError
 from ..groups import Group
-from .canonical import canonical_basis
+from .canonical import PIVOT_ATOL, canonical_basis
 
 __all__ = [
     "IrrepType",
@@ -156,8 +156,8 @@ class IrrepType:
             self._sort_key = (
                 self.dim,
                 len(self.units),
-                tuple(round(float(x), 6) + 0.0 for x in self.fingerprint),
-                tuple(round(float(x), 6) + 0.0 for x in matrices),
+                tuple([round(x, 6) + 0.0 for x in np.asarray(self.fingerprint, dtype=np.float64).tolist()]),
+                tuple([round(x, 6) + 0.0 for x in matrices.tolist()]),
             )
         return self._sort_key
 
@@ -232,6 +232,8 @@ def cyclic_form(generators: list[np.ndarray], c: int) -> np.ndarray:
         True
     """
     d = generators[0].shape[0] if generators else 1
+    if d == 1 and c == 1:
+        return np.ones((1, 1))  # the one unit vector of a line (what the rule below gives, without the words)
     gens = np.asarray(generators, dtype=np.float64).reshape(len(generators), d, d)
     s = np.zeros((d, d))
     magnitude = 0.0  # Σ |coefficient| · |word|: the size of S before cancellations (rounding is relative to it)
@@ -369,7 +371,10 @@ def commutant_units(pi: list[np.ndarray], c: int, spanning: np.ndarray | None = 
         imag = flat - np.outer(flat @ eye, eye)
         _, s, vt = np.linalg.svd(imag, full_matrices=False)
     imag = vt[: c - 1].T if c > 1 else np.zeros((d * d, 0))
-    imag, _ = canonical_basis(imag)
+    if c == 2:  # the canonical basis of a line: its unit vector, positive at its first entry above the pivot tolerance
+        imag = imag * np.sign(imag[int(np.argmax(np.abs(imag[:, 0]) > PIVOT_ATOL)), 0])
+    else:
+        imag, _ = canonical_basis(imag)
     units = np.concatenate([np.eye(d)[None], (imag.T * np.sqrt(d)).reshape(c - 1, d, d)])
     return units
 

@@ -358,14 +358,21 @@ def certify_products(leaf: Rep, u: np.ndarray, comps: list[tuple[IrrepType, int]
     """
     n = leaf.size
     worst = float(np.abs(u.T @ u - np.eye(n)).max()) if gram is None else float(gram)
+    # the columns of all components of one dimension d at once: U (n, M, d) times the stack of their M blocks πₖ(x)
+    by_dim: dict[int, list[tuple[int, int, IrrepType]]] = {}
+    at = 0
+    for t, m in comps:
+        by_dim.setdefault(t.dim, []).append((at, m, t))
+        at += m * t.dim
+    groups = []
+    for d, members in by_dim.items():
+        cols = np.concatenate([np.arange(a, a + m * d) for a, m, _ in members])
+        groups.append((d, cols, np.ascontiguousarray(np.swapaxes(u[:, cols].reshape(n, -1, d), 0, 1)), members))
     for which, i, ru, scale in products:
-        at = 0
-        for t, m in comps:
-            pi = getattr(t, which)[i]
-            width = m * t.dim
-            block = u[:, at : at + width].reshape(n, m, t.dim) @ pi
-            worst = max(worst, float(np.abs(ru[:, at : at + width] - block.reshape(n, width)).max()) / scale)
-            at += width
+        for d, cols, ucopies, members in groups:  # ucopies: (M, n, d)
+            pis = np.concatenate([np.broadcast_to(getattr(t, which)[i], (m, d, d)) for _, m, t in members])
+            block = ucopies @ pis if d > 1 else ucopies * pis
+            worst = max(worst, float(np.abs(np.swapaxes(ru[:, cols].reshape(n, -1, d), 0, 1) - block).max()) / scale)
     if worst > CERTIFY_ATOL:
         raise SolverError(
             f"decompose: cannot certify the decomposition of {leaf!r}: residual of ρ U against U times the block form "
