@@ -449,6 +449,8 @@ def split_operands(flat: torch.Tensor, shapes: Sequence[tuple[int, int]]) -> lis
     one operation, where each slice would write into a zero tensor of the whole size.
     """
     sizes = [r * w for r, w in shapes]
+    if not sum(sizes):  # (a sparse map onto nothing still returns one empty bag)
+        return [None] * len(sizes)
     parts = flat.split(sizes) if len(sizes) > 1 else [flat]
     return [p.view(shape) if size else None for p, shape, size in zip(parts, shapes, sizes)]
 

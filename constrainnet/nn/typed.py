@@ -178,7 +178,9 @@ class TypedAffine:
         b = owner._buffers
         forward, backward = ([b[n] for n in names] for names in self.buffers)
         flat = sparse_map(self.sums, (forward, backward), coefficients)
-        pieces = flat.split([self.maps.size] + [g.size for g in self.extra]) if self.extra else [flat]
+        sizes = [self.maps.size] + [g.size for g in self.extra]
+        flat = flat if flat.shape[0] == sum(sizes) else flat[: sum(sizes)]  # (a map onto nothing returns one empty bag)
+        pieces = flat.split(sizes) if self.extra else [flat]
         ops = self.maps.split(pieces[0])
         extra = [g.split(piece) for g, piece in zip(self.extra, pieces[1:])]
         bias = None if betas is None or not self.num_bias else torch.mv(b[self.bias_name], betas)
@@ -276,7 +278,9 @@ class PlainAffine:
         b = owner._buffers
         forward, backward = ([b[n] for n in names] for names in self.buffers)
         flat = sparse_map(self.sums, (forward, backward), coefficients)
-        pieces = flat.split([self.maps.size] + [g.size for g in self.extra]) if self.extra else [flat]
+        sizes = [self.maps.size] + [g.size for g in self.extra]
+        flat = flat if flat.shape[0] == sum(sizes) else flat[: sum(sizes)]  # (a map onto nothing returns one empty bag)
+        pieces = flat.split(sizes) if self.extra else [flat]
         (a,) = self.maps.split(pieces[0])
         extra = [g.split(piece) for g, piece in zip(self.extra, pieces[1:])]
         bias = None if betas is None or not self.num_bias else torch.mv(b[self.bias_name], betas)
