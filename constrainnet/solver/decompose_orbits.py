@@ -47,7 +47,9 @@ def orbit_labels_of(perms: np.ndarray, n: int) -> np.ndarray:
         new = new[new]
         if np.array_equal(new, label):
             # each label is the smallest coordinate of its orbit: numbering the distinct ones in order numbers the orbits by first coordinate
-            return np.unique(label, return_inverse=True)[1].astype(np.int64).reshape(n)
+            first = np.zeros(n, dtype=bool)
+            first[label] = True
+            return (np.cumsum(first) - 1)[label].astype(np.int64)
         label = new
     return _graph_labels(perms, n)
 

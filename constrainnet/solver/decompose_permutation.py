@@ -193,21 +193,21 @@ def _certify(leaf: Rep, u: np.ndarray, column_orbit: np.ndarray, orbits: list[np
              comps: list[tuple[IrrepType, int]], perms: np.ndarray) -> None:
     """:func:`~constrainnet.solver.isotypic.certify_products` with UᵀU from the orbit blocks and ρ(h)U as a row gather.
 
-    Every column of U is checked to vanish off its orbit (exactly); then UᵀU
-    is block-diagonal over the orbits, exactly, and only the blocks are formed.
+    Every column of U is checked to vanish off its orbit (the non-zeros of
+    the orbit blocks are all of U's); then UᵀU is block-diagonal over the
+    orbits, exactly, and only the blocks are formed.
     """
-    n = leaf.size
-    row_orbit = np.empty(n, dtype=np.int64)
-    for i, orbit in enumerate(orbits):
-        row_orbit[orbit] = i
-    worst = 0.0 if not np.any(u[row_orbit[:, None] != column_orbit[None, :]]) else np.inf
+    worst, inside = 0.0, 0
     for i, orbit in enumerate(orbits):
         part = u[np.ix_(orbit, np.flatnonzero(column_orbit == i))]
         if part.shape[1] != len(orbit):
             worst = np.inf
             break
+        inside += np.count_nonzero(part)
         worst = max(worst, float(np.abs(part.T @ part - np.eye(len(orbit))).max()))
-    certify_products(leaf, u, comps, [("pi_generators", i, u[sigma], 1.0) for i, sigma in enumerate(perms)], gram=worst)
+    if inside != np.count_nonzero(u):  # an entry off the orbit blocks: UᵀU is not their direct sum
+        worst = np.inf
+    certify_products(leaf, u, comps, [("pi_generators", i, sigma, 1.0) for i, sigma in enumerate(perms)], gram=worst)
 
 
 def decompose_permutation_leaf(leaf: Rep) -> LeafDecomposition:
@@ -255,10 +255,13 @@ def decompose_permutation_leaf(leaf: Rep) -> LeafDecomposition:
         blk, p = cls[0]
         lo, hi = blocks[blk]
         d = p.shape[1]
-        compressed = p.T @ ws[:, lo:hi, lo:hi] @ p
-        c = _commutant_dim(compressed, scales)
         pi_g = p.T @ p[perms_r[:, lo:hi] - lo]
-        t, tmat = identify(G, pi_g, np.zeros((0, d, d)), 0.0, None, c=c, spanning=compressed * inverse_scales)
+        if d == 1:  # a real line: commutant ℝ
+            t, tmat = identify(G, pi_g, np.zeros((0, 1, 1)), 0.0, None, c=1, spanning=inverse_scales)
+        else:
+            compressed = p.T @ ws[:, lo:hi, lo:hi] @ p
+            c = _commutant_dim(compressed, scales)
+            t, tmat = identify(G, pi_g, np.zeros((0, d, d)), 0.0, None, c=c, spanning=compressed * inverse_scales)
         if any(t is other for other, _ in found):
             raise SolverError(f"decompose: two classes of pieces of {leaf!r} were identified as one type {t!r}")
         found.append((t, [(b, x @ tmat) for b, x in cls]))
@@ -284,23 +287,24 @@ def decompose_permutation_leaf(leaf: Rep) -> LeafDecomposition:
         for k, blk, batch in members:
             results[k, blk] = (picked[at : at + len(batch)], through[at : at + len(batch)])
             at += len(batch)
-    columns, column_orbit, comps = [], [], []
+    u = np.zeros((n, n))
+    column_orbit = np.empty(n, dtype=np.int64)
+    comps, start = [], 0
     for k, (t, _) in enumerate(found):
-        parts, keys, owners = [], [], []
-        for blk in range(len(blocks)):
-            if (k, blk) not in results:
-                continue
-            picked, through = results[k, blk]
-            q = np.zeros((n,) + picked.shape[:2] + (t.dim,))
-            q[rows[blk], np.arange(len(targets[blk]))[:, None]] = np.swapaxes(picked, 1, 2)
-            parts.append(q.reshape(n, -1, t.dim))
-            keys.append(np.take_along_axis(rows[blk], through, axis=1).reshape(-1))  # the pivot coordinate of each copy
-            owners.append(np.repeat(targets[blk], picked.shape[1]))
-        order = np.argsort(np.concatenate(keys), kind="stable")
-        columns.append(np.concatenate(parts, axis=1)[:, order].reshape(n, -1))
-        column_orbit.append(np.repeat(np.concatenate(owners)[order], t.dim))
-        comps.append((t, len(order)))
-    u = np.concatenate(columns, axis=1)
-    _certify(leaf, u, np.concatenate(column_orbit).astype(np.int64), orbits, comps, perms)
+        d = t.dim
+        parts = [(blk, *results[k, blk]) for blk in range(len(blocks)) if (k, blk) in results]
+        keys = np.concatenate([np.take_along_axis(rows[blk], through, axis=1).reshape(-1) for blk, _, through in parts])
+        position = np.empty(len(keys), dtype=np.int64)
+        position[np.argsort(keys, kind="stable")] = np.arange(len(keys))  # copies in order of their pivot coordinates
+        at = 0
+        for blk, picked, _ in parts:
+            count, m = picked.shape[:2]
+            cols = start + position[at : at + count * m].reshape(count, m, 1) * d + np.arange(d)  # (orbits, m, d)
+            u[rows[blk][:, :, None, None], cols[:, None]] = np.swapaxes(picked, 1, 2)
+            column_orbit[cols] = np.asarray(targets[blk])[:, None, None]
+            at += count * m
+        comps.append((t, len(keys)))
+        start += len(keys) * d
+    _certify(leaf, u, column_orbit, orbits, comps, perms)
     u.setflags(write=False)
     return LeafDecomposition(leaf, u, tuple(comps))

@@ -455,8 +455,8 @@ def identify(G: Group, pi_generators: np.ndarray, pi_algebra: np.ndarray, casimi
         raise SolverError(f"decompose: expected irreducible pieces of dimension at most {MAX_IRREP_DIM}, got one of dimension {d}")
     gens = list(pi_generators) + list(pi_algebra)
     b = cyclic_form(gens, c)
-    cyc_gens = np.einsum("ji,ajk,kl->ail", b, pi_generators, b) if len(pi_generators) else pi_generators
-    cyc_alg = np.einsum("ji,ajk,kl->ail", b, pi_algebra, b) if len(pi_algebra) else pi_algebra
+    cyc_gens = b.T @ np.asarray(pi_generators) @ b if len(pi_generators) else pi_generators
+    cyc_alg = b.T @ np.asarray(pi_algebra) @ b if len(pi_algebra) else pi_algebra
     cyc = list(cyc_gens) + list(cyc_alg)
     prints = fingerprint(G, cyc_gens, cyc_alg)  # of the cyclic form: a new type's own π_k
     with _LOCK:
@@ -481,7 +481,7 @@ def identify(G: Group, pi_generators: np.ndarray, pi_algebra: np.ndarray, casimi
             tmat *= np.sqrt(d) / np.linalg.norm(tmat)
             return t, tmat
         l, parity = _angular_momentum(G, casimir, parity_sign)
-        cyc_spanning = None if spanning is None else np.einsum("ji,ajk,kl->ail", b, spanning, b)
+        cyc_spanning = None if spanning is None else b.T @ np.asarray(spanning) @ b
         units = commutant_units(cyc, c, cyc_spanning)
         t = IrrepType(G, cyc_gens, cyc_alg, units, casimir, l, parity, serial=len(known), prints=prints)
         known.append(t)

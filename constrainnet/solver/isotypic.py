@@ -351,8 +351,10 @@ def certify_products(leaf: Rep, u: np.ndarray, comps: list[tuple[IrrepType, int]
         u: (n, n) the change of basis, columns component by component.
         comps: ((type, multiplicity), ...) in column order.
         products: ``(which, i, ρ(x) U, scale)`` for every generator x: ``which`` is
-            "pi_generators" or "pi_algebra", i the generator's index, the residual is
-            divided by ``scale`` (the largest entry of ρ(x), at least 1).
+            "pi_generators" or "pi_algebra", i the generator's index, ρ(x) U an
+            (n, n) array or, when ρ(x) permutes the coordinates, the (n,) index
+            array σ with ρ(x) U = U[σ]; the residual is divided by ``scale`` (the
+            largest entry of ρ(x), at least 1).
         gram: max |UᵀU − I| when the caller has formed it more cheaply (from
             exact structure, such as orbit blocks); None: formed here.
     """
@@ -367,12 +369,18 @@ def certify_products(leaf: Rep, u: np.ndarray, comps: list[tuple[IrrepType, int]
     groups = []
     for d, members in by_dim.items():
         cols = np.concatenate([np.arange(a, a + m * d) for a, m, _ in members])
-        groups.append((d, cols, np.ascontiguousarray(np.swapaxes(u[:, cols].reshape(n, -1, d), 0, 1)), members))
+        copies = np.ascontiguousarray(np.swapaxes(u[:, cols].reshape(n, -1, d), 0, 1))  # (M, n, d)
+        owner = np.repeat(np.arange(len(members)), [m for _, m, _ in members])
+        groups.append((d, cols, copies, owner, [t for _, _, t in members]))
     for which, i, ru, scale in products:
-        for d, cols, ucopies, members in groups:  # ucopies: (M, n, d)
-            pis = np.concatenate([np.broadcast_to(getattr(t, which)[i], (m, d, d)) for _, m, t in members])
-            block = ucopies @ pis if d > 1 else ucopies * pis
-            worst = max(worst, float(np.abs(np.swapaxes(ru[:, cols].reshape(n, -1, d), 0, 1) - block).max()) / scale)
+        for d, cols, copies, owner, types in groups:
+            pis = np.stack([getattr(t, which)[i] for t in types])[owner]  # (M, d, d)
+            block = copies @ pis if d > 1 else copies * pis
+            if ru.ndim == 1:  # ρ(x) permutes the rows: ρ(x) U = U[σ]
+                image = copies[:, ru]
+            else:
+                image = np.swapaxes(ru[:, cols].reshape(n, -1, d), 0, 1)
+            worst = max(worst, float(np.abs(image - block).max()) / scale)
     if worst > CERTIFY_ATOL:
         raise SolverError(
             f"decompose: cannot certify the decomposition of {leaf!r}: residual of ρ U against U times the block form "
