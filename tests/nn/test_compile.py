@@ -14,6 +14,7 @@ import torch
 
 import constrainnet as cn
 from constrainnet.groups import O, P4M, S, SO
+from constrainnet.nn.linear_plans import plan_names
 
 TOL = {"rtol": 1e-5, "atol": 1e-5}  # float32
 
@@ -28,9 +29,11 @@ def fresh_dynamo():
 
 def linear(plan):
     torch.manual_seed(0)
-    if plan == "assembled":
+    if plan in ("assembled", "isotypic"):
+        if plan not in plan_names():
+            pytest.skip(f"no plan {plan!r} registered")
         V = cn.V(SO(3))
-        return cn.nn.Linear(5 * V**0 + 3 * V + V**2, 2 * V**0 + V + V**2, plan="assembled")
+        return cn.nn.Linear(5 * V**0 + 3 * V + V**2, 2 * V**0 + V + V**2, plan=plan)
     if plan == "orbit-gathers":
         V = cn.V(S(5))
         return cn.nn.Linear(2 * V + V**0, V**2 + V, plan="orbit")
@@ -62,7 +65,7 @@ def check_training_and_eval(model, backend, leading=()):
     model.train()
 
 
-@pytest.mark.parametrize("plan", ["assembled", "orbit-gathers", "orbit-conv"])
+@pytest.mark.parametrize("plan", ["assembled", "orbit-gathers", "orbit-conv", "isotypic"])
 def test_linear_of_every_plan_traces_as_one_graph(plan):
     layer = linear(plan)
     assert layer.plan.name == plan.split("-")[0]
