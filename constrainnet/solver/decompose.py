@@ -120,8 +120,10 @@ def decompose(rep: Rep) -> Decomposition:
     r"""The certified, canonical isotypic decomposition of ``rep``.
 
     The commutant of each distinct leaf is solved as the equivariant basis of
-    ``leaf >> leaf``; a random element of it splits the leaf (Dixon's
-    method); copies of a type are aligned by the commutant's intertwiners and
+    ``leaf >> leaf`` (read from the orbit labels of index pairs when the
+    generators permute the leaf's coordinates, see
+    :mod:`constrainnet.solver.decompose_permutation`); a random element of it
+    splits the leaf (Dixon's method); copies of a type are aligned by the commutant's intertwiners and
     written with the type's canonical πₖ; the result is certified on the
     generators (see :mod:`constrainnet.solver.isotypic`). Cached in memory by
     rep value, and leaves of size ≥ 256 on disk (verified on read).

@@ -15,15 +15,26 @@ coordinates:
    decomposed (Z(12) V**2: one orbit of 12 instead of twelve; S(6) V**3: 156
    of 216 coordinates);
 2. on the union R of the representatives, :data:`~constrainnet.solver.isotypic.NUM_RANDOM`
-   random commutant elements come from the orbital labels of R × R (one
-   graph search on |R|² pairs, no equivariant basis), and the pieces,
-   their classes, commutants and types are found as for any leaf
-   (:mod:`constrainnet.solver.isotypic`: eigenspaces per orbit, intertwiners
-   between pieces, identification against the group's registry);
-3. the copies of each type are carried to every orbit of the representative's
-   class by φ (a permutation: exact), re-chosen canonically
-   (:func:`~constrainnet.solver.isotypic.canonical_copies`) and certified on
-   the generators, with ρ(h) U a row gather.
+   random commutant elements come from the orbital labels of R × R (no
+   equivariant basis), and each orbit is split by the eigenspaces of the
+   first, the others compressed onto the wide eigenspaces only to test
+   irreducibility (:func:`~constrainnet.solver.isotypic._split` refines the
+   rare piece that is not);
+3. pieces are held on their orbit's coordinates. Their characters at the
+   fingerprint elements and at the generators come from composed
+   permutations (tr Pᵀρ(w)P = Σ P ⊙ P[σ_w]); only pieces of one dimension
+   with equal characters can be isomorphic: a line is its character (no
+   intertwiner), wider pieces are aligned by the intertwiners Pᵀ Wⱼ[B, A] P₁
+   of the blocks of the random elements. Each class is identified against
+   the group's registry as in :mod:`constrainnet.solver.isotypic`;
+4. the copies of each type are carried to every orbit of the
+   representative's class by φ (a permutation: exact) and re-chosen
+   canonically orbit by orbit, the orbits of one class (and the problems of
+   one shape) as one batch (:mod:`constrainnet.solver.decompose_orbit_copies`);
+5. the result is certified on the generators: every column of U vanishes off
+   its orbit, UᵀU = I on each orbit block, and ρ(h) U = U[σ_h] equals U times
+   the block form (:func:`~constrainnet.solver.isotypic.certify_products`),
+   else :class:`~constrainnet.errors.SolverError`.
 
 The result is the decomposition :func:`~constrainnet.solver.isotypic.decompose_leaf`
 defines (the same types πₖ, the same canonical U up to rounding), found
