@@ -2,7 +2,7 @@ r"""Assembly of a dense weight W = Σ_k C_k ⊗ B_k from block coefficients, as 
 
 W is linear in the flat coefficient vector c (all C_k of all block pairs) and
 sparse in it: an entry of a block is Σ_k C[k, p, q] B[k, o, i] over the few k
-with B[k, o, i] ≠ 0. :func:`weight_sums` lists these terms once, from the
+with B[k, o, i] ≠ 0. :func:`joint_weight_sums` lists these terms once, from the
 float64 bases, as two fixed sparse maps (:class:`SparseSum`): c → W and its
 transpose ∂W → ∂c. Each is applied with one ``embedding_bag`` (a gather and a
 weighted sum per destination) and at most a write into a zero tensor, however
@@ -30,7 +30,6 @@ __all__ = [
     "WeightPart",
     "SparseSum",
     "sum_strategy",
-    "weight_sums",
     "Float64Buffers",
     "WeightAssembly",
     "BASIS_ZERO_RTOL",
@@ -163,7 +162,8 @@ class WeightPart:
     Attributes:
         shape: (out, in) of W.
         layout: one :class:`BlockLayout` per pair.
-        bases: per pair, the (r, b, a) float64 basis B.
+        bases: per pair, the (r, b, a) float64 basis B, or its nonzero entries
+            as terms (k, o, i, value): B[k, o, i] = value.
         column_order: optional (in,) permutation: the assembled matrix holds
             column c of W at position ``column_order[c]`` (W with its columns
             permuted, for inputs whose coordinates come in another order).
@@ -173,14 +173,18 @@ class WeightPart:
             then reads a contiguous matrix, and the gradient that comes back
             for it is contiguous too (the gradient of W would be a transposed
             view, copied before every backward gather).
+        offsets: optional, per pair, the position of its first coefficient in
+            a vector of ``num_coefficients`` (default: pair after pair).
     """
 
     shape: tuple[int, int]
     layout: Sequence[BlockLayout]
-    bases: Sequence[np.ndarray]
+    bases: Sequence[Any]
     column_order: np.ndarray | None = None
     transposed: bool = False
     row_order: np.ndarray | None = None
+    offsets: Sequence[int] | None = None
+    num_coefficients: int | None = None
 
     @property
     def assembled_shape(self) -> tuple[int, int]:
@@ -188,33 +192,15 @@ class WeightPart:
         return (self.shape[1], self.shape[0]) if self.transposed else self.shape
 
 
-def weight_sums(
-    shape: tuple[int, int],
-    layout: Sequence[BlockLayout],
-    bases: Sequence[np.ndarray],
-    column_order: np.ndarray | None = None,
-    transposed: bool = False,
-) -> tuple[SparseSum, SparseSum]:
-    r"""The forward (c → W, flattened) and backward (∂W → ∂c) maps of W = Σ_k C_k ⊗ B_k.
-
-    The flat coefficient vector c holds each pair's (r, n, m) coefficients in C
-    order, pair after pair; the weight entry (row + p·b + o, col + q·a + i) of a
-    pair is Σ_k C[k, p, q] B[k, o, i]. Basis entries within
-    ``BASIS_ZERO_RTOL`` of zero (relative to the pair's largest) are skipped.
-    The arguments are those of :class:`WeightPart`.
-
-    Returns:
-        (forward, backward): forward maps c to W.reshape(-1), backward maps
-        ∂L/∂W.reshape(-1) to ∂L/∂c.
-    """
-    return joint_weight_sums([WeightPart(shape, layout, bases, column_order, transposed)])
-
-
 def joint_weight_sums(parts: Sequence[WeightPart]) -> tuple[SparseSum, SparseSum]:
-    """The maps of :func:`weight_sums` for several matrices at once.
+    r"""The forward (c → W, flattened) and backward (∂W → ∂c) maps of the matrices W = Σ_k C_k ⊗ B_k of ``parts``.
 
-    c is every part's coefficient vector, part after part; the output is every
-    part's assembled matrix, flattened, one after the other.
+    c holds each part's coefficients, part after part, and within a part each
+    pair's (r, n, m) coefficients in C order, pair after pair; the weight entry
+    (row + p·b + o, col + q·a + i) of a pair is Σ_k C[k, p, q] B[k, o, i]. Basis
+    entries within ``BASIS_ZERO_RTOL`` of zero (relative to the pair's largest)
+    are skipped. The output is every part's assembled matrix, flattened, one
+    after the other.
     """
     dest, src, val = [], [], []
     coefficients = entries = 0
@@ -238,9 +224,14 @@ def _part_terms(part: WeightPart) -> tuple[np.ndarray, np.ndarray, np.ndarray, i
     dest, src, val = [], [], []
     offset = 0
     width = shape[1]
-    for lay, basis in zip(layout, bases):
-        basis = np.asarray(basis, dtype=np.float64).reshape(lay.r, lay.b, lay.a)
-        k, o, i = np.nonzero(np.abs(basis) > BASIS_ZERO_RTOL * np.abs(basis).max())
+    for t, (lay, basis) in enumerate(zip(layout, bases)):
+        if isinstance(basis, tuple):
+            k, o, i, value = basis
+        else:
+            basis = np.asarray(basis, dtype=np.float64).reshape(lay.r, lay.b, lay.a)
+            k, o, i = np.nonzero(np.abs(basis) > BASIS_ZERO_RTOL * np.abs(basis).max())
+            value = basis[k, o, i]
+        start = offset if part.offsets is None else part.offsets[t]
         p = np.arange(lay.n)[:, None, None]
         q = np.arange(lay.m)[None, :, None]
         # terms ordered (p, q, k, o, i): per weight entry the k are increasing
@@ -248,8 +239,8 @@ def _part_terms(part: WeightPart) -> tuple[np.ndarray, np.ndarray, np.ndarray, i
         rows = rows if row_order is None else row_order[rows]
         cols = lay.col + q * lay.a + i[None, None, :]
         dest.append((rows * width + cols).ravel())
-        src.append((offset + k[None, None, :] * lay.n * lay.m + p * lay.m + q).ravel())
-        val.append(np.broadcast_to(basis[k, o, i], (lay.n, lay.m, len(k))).ravel())
+        src.append((start + k[None, None, :] * lay.n * lay.m + p * lay.m + q).ravel())
+        val.append(np.broadcast_to(value, (lay.n, lay.m, len(k))).ravel())
         offset += lay.r * lay.n * lay.m
     dest_all = np.concatenate(dest).astype(np.int64) if dest else np.zeros(0, dtype=np.int64)
     if column_order is not None:
@@ -259,7 +250,7 @@ def _part_terms(part: WeightPart) -> tuple[np.ndarray, np.ndarray, np.ndarray, i
         dest_all = dest_all % width * shape[0] + dest_all // width
     src_all = np.concatenate(src).astype(np.int64) if src else np.zeros(0, dtype=np.int64)
     val_all = np.concatenate(val) if val else np.zeros(0)
-    return dest_all, src_all, val_all, offset
+    return dest_all, src_all, val_all, offset if part.num_coefficients is None else part.num_coefficients
 
 
 class Float64Buffers(nn.Module):

@@ -138,25 +138,14 @@ class Linear(Float64Buffers):
         else:
             self.register_buffer("bias_basis", None, persistent=False)
         self.plan = (cls or plan_class(choose_plan(rep_in, rep_out, support)))(self, factory, support)
+        # the block plan and its layout, as the modules that stack Linears read them (EMLPBlock, BiLinear)
+        self._plan, self._layout, self._pair_shapes = self.plan.blocks, self.plan.layout, self.plan.pair_shapes
         self.coefficients = nn.Parameter(torch.empty(self.plan.num_coefficients, **factory))
         if bias:
             self.bias_coefficients = nn.Parameter(torch.empty(self.bias_basis.shape[1], **factory))
         else:
             self.register_parameter("bias_coefficients", None)
         self.reset_parameters()
-
-    # the block plan and its layout (read by the modules that stack Linears: EMLPBlock, BiLinear)
-    @property
-    def _plan(self) -> Any:
-        return self.plan.blocks
-
-    @property
-    def _layout(self) -> list:
-        return self.plan.layout
-
-    @property
-    def _pair_shapes(self) -> list[tuple[int, int, int]]:
-        return self.plan.pair_shapes
 
     # -- initialisation ------------------------------------------------------
     def reset_parameters(self) -> None:

@@ -21,6 +21,7 @@ assembled plan's.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -28,7 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from ..reps import Rep
-from .assembly import SparseSum, register_sums, sparse_map
+from .assembly import WeightAssembly, WeightPart
 from .conv import FFT_MIN_KERNEL, circular_conv, is_image_rep, kernel_expansion, kernel_grid
 from .linear_plans import KERNEL_FLOPS, REFERENCE_BATCH, LinearPlanBase, dense_flops, register_plan
 from .orbit_plan import SparsePlan
@@ -103,38 +104,25 @@ class OrbitPlan(LinearPlanBase):
         _register_index(layer, "_image_cols", self.image_cols, factory)
 
     def _init_gathers(self, layer: Any, factory: dict) -> None:
-        """The fixed maps c → W_1 (image rows × other columns) and c → W_2 (other rows × all columns)."""
-        blocks, size_in, size_out = self.blocks, self.in_features, self.out_features
-        image_out = np.zeros(size_out, dtype=bool)
-        image_in = np.zeros(size_in, dtype=bool)
+        """The assemblies c → W_1 (image rows × other columns) and c → W_2 (other rows × all columns)."""
+        image_out = np.zeros(self.out_features, dtype=bool)
+        image_in = np.zeros(self.in_features, dtype=bool)
         if self.image_pairs:
             image_out[self.image_rows] = True
             image_in[self.image_cols] = True
-        targets = {"_w1": (image_out, ~image_in), "_w2": (~image_out, np.ones(size_in, dtype=bool))}
-        terms: dict[str, list] = {name: [] for name in targets}
         offsets = np.cumsum([0] + [r * n * m for r, n, m in self.pair_shapes])
-        for p, lay, off in zip(blocks.pairs, self.layout, offsets):
-            if p.image is not None:
-                continue
-            k, o, col, value = p.terms
-            P = np.arange(lay.n)[:, None, None]
-            Q = np.arange(lay.m)[None, :, None]
-            # terms ordered (p, q, basis entry), as the assembled plan's
-            rows, cols, src, val = (
-                a.ravel() for a in np.broadcast_arrays(lay.row + P * lay.b + o, lay.col + Q * lay.a + col, off + k * lay.n * lay.m + P * lay.m + Q, value)
-            )
-            terms["_w1" if image_out[lay.row] else "_w2"].append((rows, cols, src, val))
-        self.gathers: dict[str, tuple] = {}
+        self.gathers: dict[str, WeightAssembly] = {}
         self.w1_cols_span = None
-        for name, (row_sel, col_sel) in targets.items():
-            if not terms[name]:
+        for name, row_sel, col_sel in (("_w1", image_out, ~image_in), ("_w2", ~image_out, np.ones(self.in_features, dtype=bool))):
+            pairs = [t for t, (p, lay) in enumerate(zip(self.blocks.pairs, self.layout)) if p.image is None and image_out[lay.row] == (name == "_w1")]
+            if not pairs:
                 continue
-            rows, cols, src, val = (np.concatenate(parts) for parts in zip(*terms[name]))
-            row_map, col_map = np.cumsum(row_sel) - 1, np.cumsum(col_sel) - 1
+            # each pair's block moved into the rows and columns the weight keeps (whole components)
+            rows, cols = np.cumsum(row_sel) - 1, np.cumsum(col_sel) - 1
+            layout = [replace(self.layout[t], row=int(rows[self.layout[t].row]), col=int(cols[self.layout[t].col])) for t in pairs]
             shape = (int(row_sel.sum()), int(col_sel.sum()))
-            dest = row_map[rows] * shape[1] + col_map[cols]
-            maps = (SparseSum.build(shape[0] * shape[1], dest, src, val), SparseSum.build(self.num_coefficients, src, dest, val))
-            self.gathers[name] = (maps, register_sums(layer, name, maps, factory), shape)
+            part = WeightPart(shape, layout, [self.blocks.pairs[t].terms for t in pairs], offsets=[int(offsets[t]) for t in pairs], num_coefficients=self.num_coefficients)
+            self.gathers[name] = WeightAssembly(layer, name, [part], factory)
             if name == "_w1":
                 _register_index(layer, "_w1_cols", np.flatnonzero(col_sel), factory)
                 self.w1_cols_span = _span(np.flatnonzero(col_sel))
@@ -184,17 +172,11 @@ class OrbitPlan(LinearPlanBase):
             kernel[row : row + block.shape[0], col : col + block.shape[1]] = block
         return kernel
 
-    def _gather(self, layer: Any, name: str) -> torch.Tensor | None:
-        if name not in self.gathers:
-            return None
-        maps, names, shape = self.gathers[name]
-        buffers = tuple([layer._buffers[b] for b in part] for part in names)
-        return sparse_map(maps, buffers, layer.coefficients).view(shape)
-
     def parts(self, layer: Any) -> tuple:
         """(kernel, W_1, W_2, bias), all differentiable (the bias per channel when the convolution adds it)."""
         bias = layer._channel_bias_basis @ layer.bias_coefficients if self.fused_bias else layer.bias()
-        return self.kernel(layer), self._gather(layer, "_w1"), self._gather(layer, "_w2"), bias
+        w1, w2 = [self.gathers[name](layer, (layer.coefficients,)) if name in self.gathers else None for name in ("_w1", "_w2")]
+        return self.kernel(layer), w1, w2, bias
 
     # -- forward -------------------------------------------------------------
     def apply(self, layer: Any, x: torch.Tensor, parts: tuple) -> torch.Tensor:

@@ -133,7 +133,7 @@ class SparsePlan:
     r"""Every block pair of Hom(rep_in, rep_out), orbit pairs as labels, restricted to an optional support.
 
     Same interface as :class:`~constrainnet.nn.plan.LinearPlan` (``inputs``,
-    ``outputs``, ``pairs`` with ``i``, ``j``, ``r``, ``num_coefficients``,
+    ``outputs``, ``pairs`` with ``i``, ``j``, ``r``,
     ``signature()``), but no pair holds a dense (r, |b|, |a|) basis unless its
     Hom is not a permutation rep.
 
@@ -198,11 +198,6 @@ class SparsePlan:
         if kept.size == 0:  # no equivariant map between the two (e.g. V >> PseudoScalar of P4M), or none kept
             return None
         return _orbit_pair(i, j, shape, labels, values, kept, image)
-
-    @property
-    def num_coefficients(self) -> int:
-        """Free parameters of the weight: Σ r_ab · n_b · m_a."""
-        return sum(p.r * self.outputs[p.j].mult * self.inputs[p.i].mult for p in self.pairs)
 
     def signature(self) -> list[float]:
         """A short float fingerprint of the bases, as :meth:`LinearPlan.signature` (equal for equal bases)."""

@@ -136,7 +136,7 @@ def test_column_order_permutes_the_columns():
     order = np.random.default_rng(1).permutation(layer.in_features)
     shape = (layer.out_features, layer.in_features)
     bases = [p.basis for p in layer._plan.pairs]
-    fwd, _ = assembly.weight_sums(shape, layer._layout, bases, column_order=order)
+    fwd, _ = assembly.joint_weight_sums([assembly.WeightPart(shape, layer._layout, bases, column_order=order)])
     W = fwd.apply(layer.coefficients, *[torch.as_tensor(a) for a in fwd.arrays]).view(shape)
     torch.testing.assert_close(W[:, order], layer.weight().detach(), rtol=0, atol=0)
 
