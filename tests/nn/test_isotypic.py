@@ -22,7 +22,6 @@ from collections import Counter
 
 import numpy as np
 import pytest
-import scipy.linalg
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -40,28 +39,6 @@ FINITE = ("C4", "D4", "Z5")
 # float64 tolerances: orthogonality and similarity are exact to rounding
 EXACT = 1e-12
 DENSE = 1e-10
-
-
-def group_elements(G) -> list[tuple[np.ndarray, bytes]]:
-    """All elements of a finite group, by closure of its generators in the defining rep (breadth first)."""
-    def key(g):
-        return (np.round(g, 8) + 0.0).tobytes()
-
-    gens = list(G.discrete_generators)
-    identity = np.eye(G.d)
-    seen = {key(identity): identity}
-    frontier = [identity]
-    while frontier:
-        new = []
-        for g in frontier:
-            for h in gens:
-                gh = g @ h
-                k = key(gh)
-                if k not in seen:
-                    seen[k] = gh
-                    new.append(gh)
-        frontier = new
-    return list(seen.values())
 
 
 def type_characters(G, types) -> tuple[list[np.ndarray], np.ndarray]:

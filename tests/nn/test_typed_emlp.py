@@ -292,6 +292,20 @@ def test_auto_plan_is_isotypic_for_so3():
     assert model.plan == cn.nn.EMLP(V**0 + 2 * V, V, group=G, ch=CH, num_layers=LAYERS).plan
 
 
+def test_auto_plan_computes_the_assembled_function_at_every_batch():
+    # "auto" may run either forward per call (its cost model weighs kernels against
+    # multiply-adds, so small batches run assembled and large ones typed): both are the same function
+    G = SO(3)
+    V = cn.V(G)
+    torch.manual_seed(0)
+    auto = cn.nn.EMLP(V**0 + 2 * V, V**0 + V, group=G, ch=64, num_layers=2, dtype=torch.float64, plan="auto")
+    asm = cn.nn.EMLP(V**0 + 2 * V, V**0 + V, group=G, ch=64, num_layers=2, dtype=torch.float64, plan="assembled")
+    asm.load_state_dict(auto.state_dict(), strict=True)
+    for batch in (1, 4096):
+        x = inputs(auto, batch=batch)
+        assert relative(auto(x), asm(x)) < 1e-10
+
+
 @pytest.mark.parametrize("G", [S(4), Z(5)], ids=["S4", "Z5"])
 def test_permutation_hidden_reps_take_the_assembled_plan(G):
     V = cn.V(G)
