@@ -114,8 +114,8 @@ class TypedLayout:
                 d = c.rep.decompose()
                 raw = [(k.irrep, k.start + s * k.dim, k.dim) for k in d.components for s in range(k.multiplicity)]
                 u = np.asarray(d.change_of_basis)
-                if isinstance(c.rep, ScalarRep):
-                    u = np.ones((1, 1))  # the trivial type in any sign; +1 keeps scalars as they are (SiLU gates them by themselves)
+                if isinstance(c.rep, ScalarRep) or (c.rep.size == 1 and c.rep.is_permutation):
+                    u = np.ones((1, 1))  # ρ = 1: the trivial type in any sign; +1 keeps scalars as they are (SiLU gates them)
                 found[c.rep] = (u, raw)
         types = sorted({t for _, raw in found.values() for t, _, _ in raw}, key=lambda t: t.sort_key)
         self.types: tuple[IrrepType, ...] = tuple(types)
@@ -217,14 +217,14 @@ def to_typed(x: torch.Tensor, change: Sequence[torch.Tensor], dims: Sequence[int
 
     ``change`` holds the columns of :meth:`TypedLayout.change_matrix` of each type (size, d_k·m_k).
     """
-    return [x.mm(p).view(x.shape[0], d, -1) for p, d in zip(change, dims)]
+    return [x.mm(p).view(x.shape[0], d, p.shape[1] // d) for p, d in zip(change, dims)]
 
 
 def from_typed(typed: Sequence[torch.Tensor], change_t: Sequence[torch.Tensor]) -> torch.Tensor:
     """The inverse of :func:`to_typed`: Σ_k T_k (batch, d_k·m_k) Pₖᵀ, with ``change_t`` the (d_k·m_k, size) rows of Pᵀ."""
     out = None
     for t, p in zip(typed, change_t):
-        flat = t.reshape(t.shape[0], -1)
+        flat = t.reshape(t.shape[0], t.shape[1] * t.shape[2])
         out = flat.mm(p) if out is None else torch.addmm(out, flat, p)
     assert out is not None
     return out

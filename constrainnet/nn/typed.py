@@ -33,7 +33,12 @@ def typed_supported(rep: Rep) -> bool:
     (An elementwise function on a permutation rep, as :class:`GatedNonlinearity`
     applies, does not act type by type.)
     """
-    return all(isinstance(c.rep, ScalarRep) or not c.rep.is_permutation for c in components(rep))
+    return all(_self_gated(c.rep) or not c.rep.is_permutation for c in components(rep))
+
+
+def _self_gated(rep: Rep) -> bool:
+    """Scalars, and 1-dimensional permutation reps (ρ = 1: scalars too), pass through SiLU by themselves."""
+    return isinstance(rep, ScalarRep) or (rep.size == 1 and rep.is_permutation)
 
 
 class TypedChange:
@@ -67,14 +72,14 @@ class TypedChange:
     def to_typed(self, owner: Float64Buffers, x: torch.Tensor) -> list[torch.Tensor]:
         """(batch, size) → one (batch, d_k, m_k) tensor per type."""
         b = owner._buffers
-        return [x.mm(b[name]).view(x.shape[0], d, -1) for name, d in zip(self.names_in, self.layout.dims)]
+        return [x.mm(b[name]).view(x.shape[0], d, m) for name, d, m in zip(self.names_in, self.layout.dims, self.layout.mults)]
 
     def from_typed(self, owner: Float64Buffers, typed: Sequence[torch.Tensor]) -> torch.Tensor:
         """One (batch, d_k, m_k) tensor per type → (batch, size)."""
         b = owner._buffers
         out = None
         for t, name in zip(typed, self.names_out):
-            flat = t.reshape(t.shape[0], -1)
+            flat = t.reshape(t.shape[0], t.shape[1] * t.shape[2])
             out = flat.mm(b[name]) if out is None else torch.addmm(out, flat, b[name])
         if out is None:
             raise RepError("TypedChange.from_typed: the rep has no coordinates")
@@ -321,7 +326,7 @@ class TypedGates:
         for j, comp in enumerate(layout.components):
             pieces, slots = layout.pieces[j], layout.slots[j]
             for p in range(comp.mult):
-                if isinstance(comp.rep, ScalarRep):
+                if _self_gated(comp.rep):
                     self_mask[pieces[0].type_index][slots[p, 0]] = True
                     continue
                 for s, piece in enumerate(pieces):

@@ -139,7 +139,7 @@ class TypedHead:
         for x, op in zip(xs, ops):
             if op is None:
                 continue
-            flat = x.reshape(x.shape[0], -1)
+            flat = x.reshape(x.shape[0], x.shape[1] * x.shape[2])
             out = flat.mm(op) if out is None else torch.addmm(out, flat, op)
         if out is None:
             return xs[0].new_zeros(xs[0].shape[0], last.out_features)
@@ -157,6 +157,8 @@ def _complete(parts: dict, layout: TypedLayout, batch: int, like: torch.Tensor) 
 # threads (about 20 µs per kernel with its autograd bookkeeping, 20 G multiply-adds
 # per second in small GEMMs) and on an H200 (launch-bound: 8 µs per kernel).
 KERNEL_SECONDS = {"cpu": 20e-6, "cuda": 8e-6}
+# plan="auto" builds the typed forward only if the cost model runs it from batches below this
+AUTO_MAX_MIN_BATCH = 1 << 16
 MULTIPLY_ADD_SECONDS = {"cpu": 1 / 20e9, "cuda": 1 / 20e12}
 
 
@@ -235,6 +237,9 @@ def build_typed(layers: Sequence[Any], reps: Sequence[Any], rep_out: Any, plan: 
     try:
         model = TypedModel(layers, reps, factory)
         model.forced = plan == "isotypic"
+        device = torch.device(factory["device"]).type if factory.get("device") is not None else "cpu"
+        if not model.forced and model.min_batch(device) >= AUTO_MAX_MIN_BATCH:
+            return None  # the cost model would never run it: keep the assembled plan alone
         return model
     except (RepError, SolverError):
         if plan == "isotypic":

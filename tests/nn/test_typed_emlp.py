@@ -287,9 +287,11 @@ def test_extra_leading_dimensions(name):
 def test_auto_plan_is_isotypic_for_so3():
     G = SO(3)
     V = cn.V(G)
-    model = cn.nn.EMLP(V**0 + 2 * V, V, group=G, ch=CH, num_layers=LAYERS, plan="auto")
+    model = cn.nn.EMLP(V**0 + 2 * V, V, group=G, ch=384, num_layers=LAYERS, plan="auto")
     assert model.plan == "isotypic"
-    assert model.plan == cn.nn.EMLP(V**0 + 2 * V, V, group=G, ch=CH, num_layers=LAYERS).plan
+    assert model.plan == cn.nn.EMLP(V**0 + 2 * V, V, group=G, ch=384, num_layers=LAYERS).plan
+    # where the cost model would never run the typed forward (small widths), auto keeps the assembled plan alone
+    assert cn.nn.EMLP(V**0 + 2 * V, V, group=G, ch=CH, num_layers=LAYERS).plan == "assembled"
 
 
 def test_auto_plan_computes_the_assembled_function_at_every_batch():
@@ -315,6 +317,29 @@ def test_permutation_hidden_reps_take_the_assembled_plan(G):
     assert model.plan == "assembled"
     with pytest.raises(RepError, match="permutation"):
         cn.nn.EMLP(V, V**0, group=G, ch=CH, num_layers=LAYERS, plan="isotypic")
+
+
+def test_empty_batches():
+    G = SO(3)
+    V = cn.V(G)
+    model = cn.nn.EMLP(V**0 + 2 * V, V**0 + V, group=G, ch=CH, num_layers=LAYERS, plan="isotypic")
+    assert model(torch.randn(0, 7)).shape == (0, 4)
+    assert model(torch.randn(2, 0, 7)).shape == (2, 0, 4)
+    layer = cn.nn.Linear(2 * V**0 + V + V**2, V**0 + V**2, plan="isotypic")
+    assert layer(torch.randn(0, 14)).shape == (0, 10)
+
+
+def test_pseudoscalar_of_a_rotation_group_is_a_scalar():
+    # det = 1 on C(4): a 1-dimensional permutation rep, gated by SiLU like a scalar, in both plans
+    G = C(4)
+    V = cn.V(G)
+    hidden = 8 * V**0 + 2 * cn.PseudoScalar(G) + 4 * V
+    torch.manual_seed(0)
+    typed = cn.nn.EMLP(V**0 + V, V, group=G, ch=hidden, num_layers=1, plan="isotypic", dtype=torch.float64)
+    assembled = cn.nn.EMLP(V**0 + V, V, group=G, ch=hidden, num_layers=1, plan="assembled", dtype=torch.float64)
+    assembled.load_state_dict(typed.state_dict())
+    x = torch.randn(5, 3, dtype=torch.float64)
+    assert torch.allclose(typed(x), assembled(x), atol=1e-10, rtol=0)
 
 
 @pytest.mark.parametrize("plan", ["dense", "Isotypic", "", None, 3])
