@@ -29,7 +29,7 @@ from ..reps import Rep
 from .assembly import WeightAssembly, WeightPart
 from .isotypic import TYPED_DENSE_MAX_SIZE, TypedLayout
 from .linear_plans import KERNEL_FLOPS, REFERENCE_BATCH, LinearPlanBase, register_plan
-from .plan import LinearPlan
+from .plan import LinearPlan, components
 from .typed import TypedAffine, TypedChange
 
 __all__ = ["IsotypicPlan"]
@@ -69,8 +69,15 @@ class IsotypicPlan(LinearPlanBase):
 
     @classmethod
     def cost(cls, rep_in: Rep, rep_out: Rep, support: Any = None, batch: int = REFERENCE_BATCH) -> float | None:
-        """At least the dense changes of basis in and out (forward and backward): 6·batch·(|in|² + |out|²) flops, + 6 kernels."""
+        """At least the dense changes of basis in and out (forward and backward): 6·batch·(|in|² + |out|²) flops, + 6 kernels.
+
+        Declines (None) with a support, above ``TYPED_DENSE_MAX_SIZE`` coordinates, and for reps
+        with permutation components larger than a scalar (the orbit and assembled plans keep
+        those exact and sparse, and ``auto`` then never has to decompose an image).
+        """
         if support is not None or max(rep_in.size, rep_out.size) > TYPED_DENSE_MAX_SIZE:
+            return None
+        if any(c.rep.is_permutation and c.rep.size > 1 for rep in (rep_in, rep_out) for c in components(rep)):
             return None
         return 6.0 * batch * (rep_in.size**2 + rep_out.size**2) + 6 * KERNEL_FLOPS
 
