@@ -11,7 +11,7 @@ from torch import nn
 
 from ..errors import RepMismatchError
 from ..reps import Rep
-from .assembly import Float64Buffers
+from .assembly import CachedAssembly
 from .checks import check_input, check_like, factory_kwargs
 from .linear_plans import choose_plan, plan_class
 from .orbit_linear import OrbitPlan  # noqa: F401  (registers the orbit plan)
@@ -24,7 +24,7 @@ __all__ = ["Linear", "check_input"]
 _SIGNATURE_RTOL = 1e-6
 
 
-class Linear(Float64Buffers):
+class Linear(CachedAssembly):
     r"""An equivariant linear map y = W x + b with W in the equivariant subspace of ``rep_in >> rep_out``.
 
     Between sums of reps, W splits into blocks: for an in-component a with m
@@ -130,7 +130,6 @@ class Linear(Float64Buffers):
         cls = plan_class(plan) if plan != "auto" else None  # an unknown name fails before any solve
         self.rep_in, self.rep_out = rep_in, rep_out
         self.in_features, self.out_features = rep_in.size, rep_out.size
-        self._cache: tuple | None = None
         # parameters held by an owner module (EMLPBlock) as views of its own vector
         self._borrowed: tuple[str, ...] = ()
         if bias:
@@ -196,18 +195,12 @@ class Linear(Float64Buffers):
             return None
         return self.bias_basis @ self.bias_coefficients
 
-    def _cached_parts(self) -> tuple:
-        # in-place updates (optimisers, load_state_dict) bump _version; a new
-        # tensor assigned to .data changes data_ptr
-        c, beta = self.coefficients, self.bias_coefficients
-        key = (c._version, c.data_ptr()) if beta is None else (c._version, c.data_ptr(), beta._version, beta.data_ptr())
-        cache = self._cache
-        if cache is None or cache[0] != key:
-            with torch.no_grad():
-                # laid out contiguously: x Wᵀ is then a plain (non-transposed) product
-                parts = tuple(t if t is None else t.contiguous() for t in self.plan.parts(self))
-                cache = self._cache = (key, parts)
-        return cache[1]
+    def _assemble(self) -> tuple:
+        # laid out contiguously: x Wᵀ is then a plain (non-transposed) product
+        return tuple(t if t is None else t.contiguous() for t in self.plan.parts(self))
+
+    def _cached_from(self) -> tuple[torch.Tensor, ...]:
+        return tuple(t for t in (self.coefficients, self.bias_coefficients) if t is not None)  # (borrowed ones too)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x, self.rep_in, "Linear")
@@ -215,19 +208,9 @@ class Linear(Float64Buffers):
         x2d = x if x.ndim == 2 else x.reshape(-1, self.in_features)
         if self.training or torch.is_grad_enabled():
             y = self.plan.forward(self, x2d)
-        elif torch.compiler.is_compiling():  # no cache: its key reads tensor versions and addresses
-            y = self.plan.apply(self, x2d, self.plan.parts(self))
         else:
-            y = self.plan.apply(self, x2d, self._cached_parts())
+            y = self.plan.apply(self, x2d, self._weights())
         return y if x.ndim == 2 else y.view(*x.shape[:-1], self.out_features)
-
-    def train(self, mode: bool = True) -> "Linear":
-        self._cache = None
-        return super().train(mode)
-
-    def _clear_cache(self) -> None:
-        self._cache = None
-        self.plan.clear()
 
     # -- export and fingerprint ----------------------------------------------
     def export(self) -> nn.Linear:

@@ -1,35 +1,22 @@
 r"""How a :class:`~constrainnet.nn.Linear` applies its map: plan objects, their registry and the cost model.
 
-A layer holds one plan (``layer.plan``, named by ``layer.plan.name``), built
-in the layer's ``__init__``. The plan fixes the coefficient layout (which
-block pairs, how many coefficients each), registers the fixed tensors it needs
-as non-persistent buffers of the layer (float ones rebuilt from float64 on
-every cast), and computes the forward, the dense weight and the basis
-signature that the layer's state dict carries. Plans registered here:
-
-- ``"assembled"`` (:class:`AssembledPlan`): W gathered from the coefficients
-  by one sparse map, applied by one matrix product, all in one autograd node;
-- ``"orbit"`` (:class:`~constrainnet.nn.orbit_linear.OrbitPlan`): orbit bases
-  kept as labels, image blocks of ``P4M(n)`` as one circular convolution; the
-  only plan that takes a ``support``.
-
-Another module adds a plan with :func:`register_plan`.
-
-Cost model of ``plan="auto"`` (:func:`choose_plan`): each registered plan
-estimates the cost of one training call (forward and backward) at a batch of
-``REFERENCE_BATCH`` as
+A layer holds one plan (``layer.plan``; ``"assembled"``: :class:`AssembledPlan`,
+``"orbit"``: :class:`~constrainnet.nn.orbit_linear.OrbitPlan`, and any plan
+another module adds with :func:`register_plan`). Cost model of ``plan="auto"``
+(:func:`choose_plan`): each plan estimates one training call (forward and
+backward) at a batch of ``REFERENCE_BATCH`` as
 
 .. math::
     \text{cost} = \text{flops} + \text{KERNEL\_FLOPS} \cdot \text{kernels},
 
-flops of the matrix products, convolutions and gathers, kernels the operations
-launched per call (on the CPU each costs dispatch and autograd bookkeeping, on
-a GPU a launch, whatever its size), or declines (None): the assembled plan
-declines a ``support``, pairs of ``P4M`` image reps (their dense basis grows as
-n⁶; the convolution is the orbit plan's) and permutation pairs whose dense basis
-would exceed ``DENSE_PAIR_MAX_ENTRIES`` entries. The cheapest plan that does not
-decline is chosen (the earlier registered on a tie). Where both apply, the two
-plans do the same flops and the assembled plan launches fewer kernels.
+flops of the products, convolutions and gathers, kernels the operations it
+launches (on the CPU each costs dispatch and autograd bookkeeping, on a GPU a
+launch, whatever its size), or declines (None). The assembled plan declines a
+``support``, pairs of ``P4M`` image reps (their dense basis grows as n⁶) and
+permutation pairs whose dense basis would exceed ``DENSE_PAIR_MAX_ENTRIES``
+entries. The cheapest plan that does not decline is chosen (the earlier
+registered on a tie); where the assembled and orbit plans both apply they do
+the same flops and the assembled plan launches fewer kernels.
 """
 
 from __future__ import annotations
@@ -84,8 +71,8 @@ class LinearPlanBase(abc.ABC):
     fix the coefficient layout, and registers its fixed tensors on the layer
     (``layer._register_float64`` for float arrays, ``register_buffer(...,
     persistent=False)`` for indices). Plans read the parameters and buffers
-    from the layer at each call and keep no tensor of their own beyond what
-    :meth:`clear` drops, so copies, pickles and casts of the layer stay valid.
+    from the layer at each call and keep no tensor of their own, so copies,
+    pickles and casts of the layer stay valid.
 
     Attributes:
         name: the registered name (``"assembled"``, ``"orbit"``, ...).
@@ -134,13 +121,6 @@ class LinearPlanBase(abc.ABC):
         """The dense (out, in) weight W (differentiable): by default the map without bias applied to the identity."""
         eye = torch.eye(layer.in_features, dtype=layer.coefficients.dtype, device=layer.coefficients.device)
         return self.apply(layer, eye, self.parts(layer)[:-1] + (None,)).t()
-
-    def clear(self) -> None:
-        """Drop whatever the plan keeps of the layer's tensors (after casts, before pickling)."""
-
-    def __getstate__(self) -> dict:
-        self.clear()
-        return self.__dict__.copy()
 
     @classmethod
     @abc.abstractmethod
@@ -248,7 +228,6 @@ class AssembledPlan(LinearPlanBase):
         # block pair are in (p, q) order, W's entries of one output row in q order)
         part = WeightPart((layer.out_features, layer.in_features), self.layout, [p.basis for p in self.blocks.pairs])
         self.assembly = WeightAssembly(layer, "", [part], factory)
-        self._fused_args: tuple | None = None  # the fused node's fixed arguments, rebuilt after casts
 
     @classmethod
     def cost(cls, rep_in: Rep, rep_out: Rep, support: Any = None, batch: int = REFERENCE_BATCH) -> float | None:
@@ -276,14 +255,10 @@ class AssembledPlan(LinearPlanBase):
     def forward(self, layer: Any, x: torch.Tensor) -> torch.Tensor:
         if not self.pair_shapes or not torch.is_grad_enabled():  # (training mode under no_grad: nothing to record)
             return self.apply(layer, x, self.parts(layer))
-        args = self._fused_args
-        if args is None or torch.compiler.is_compiling():
-            buffers = layer._buffers
-            forward, backward = (tuple(buffers[name] for name in names) for names in self.assembly.buffers)
-            args = (self.assembly, forward, backward, layer.bias_basis, functools.partial(self._composite, layer))
-            if not torch.compiler.is_compiling():
-                self._fused_args = args
-        return AssembledAffine.apply(*args, x, layer.coefficients, layer.bias_coefficients)
+        buffers = layer._buffers
+        forward, backward = ([buffers[name] for name in names] for names in self.assembly.buffers)
+        composite = functools.partial(self._composite, layer)
+        return AssembledAffine.apply(self.assembly, forward, backward, layer.bias_basis, composite, x, layer.coefficients, layer.bias_coefficients)
 
     def _composite(self, layer: Any, x: torch.Tensor, c: torch.Tensor, beta: torch.Tensor | None) -> torch.Tensor:
         """x Wᵀ + b from differentiable operations (the reference of the fused node)."""
@@ -291,9 +266,6 @@ class AssembledPlan(LinearPlanBase):
             return affine(x, self.assembly(layer, (c,)).t())
         weight, bias = self.assembly(layer, (c,), (beta,), "bias_basis")
         return affine(x, weight.t(), bias)
-
-    def clear(self) -> None:
-        self._fused_args = None
 
 
 register_plan("assembled", AssembledPlan)

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse
+import torch
 
 from ..reps import Rep
 from ..solver import equivariant_basis
@@ -209,13 +210,8 @@ def _parse_support(support: Any, rep_in: Rep, rep_out: Rep) -> tuple[np.ndarray 
         return None, None
     if isinstance(support, (int, np.integer)) and not isinstance(support, bool):
         return None, int(support)
-    try:
-        import torch
-
-        if isinstance(support, torch.Tensor):
-            support = support.detach().cpu().numpy()
-    except ImportError:  # pragma: no cover - torch is a dependency
-        pass
+    if isinstance(support, torch.Tensor):
+        support = support.detach().cpu().numpy()
     if not isinstance(support, np.ndarray) or support.dtype != bool:
         got = f"an array of {support.dtype}" if isinstance(support, np.ndarray) else type(support).__name__
         raise TypeError(f"support: expected None, an odd int window size or a boolean mask, got {got}")
