@@ -57,7 +57,6 @@ from .isotypic import (
     LeafDecomposition,
     _commutant_dim,
     _split,
-    _sym,
     certify_products,
 )
 from .orbit import coordinate_permutations, supports_orbits
@@ -79,6 +78,7 @@ def permutation_route_applies(leaf: Rep) -> bool:
 
 
 def _is_scalar(x: np.ndarray, scale: float) -> bool:
+    """True when the symmetric (k, k) x is its mean diagonal times I, to SCALAR_RTOL · scale."""
     k = x.shape[0]
     if k == 1:
         return True
@@ -89,9 +89,10 @@ def _split_orbits(blocks: list[tuple[int, int]], sym_w: list[np.ndarray], scales
     """The irreducible pieces of each orbit block: (block, (|orbit|, d) orthonormal columns on the block's coordinates).
 
     The eigenspaces of the first element split the block; the others are
-    compressed onto all eigenvectors at once (one product each) and a piece
-    on which one of them is not scalar is refined by
-    :func:`~constrainnet.solver.isotypic._split` (the same pieces it would give).
+    compressed onto the eigenspaces wider than one vector (a line is
+    irreducible), all at once, and a piece on which one of them is not
+    scalar is refined by :func:`~constrainnet.solver.isotypic._split` (the
+    pieces it would give from the start).
     """
     done = []
     for at, (lo, hi) in enumerate(blocks):
@@ -221,6 +222,78 @@ def _certify(leaf: Rep, u: np.ndarray, column_orbit: np.ndarray, orbits: list[np
     certify_products(leaf, u, comps, [("pi_generators", i, sigma, 1.0) for i, sigma in enumerate(perms)], gram=worst)
 
 
+def _identify_classes(leaf: Rep, classes: list[list[tuple[int, np.ndarray]]], blocks: list[tuple[int, int]],
+                      ws: np.ndarray, scales: list[float], perms_r: np.ndarray) -> list[tuple[IrrepType, list[tuple[int, np.ndarray]]]]:
+    """The type of each class of pieces (from its first piece) and its copies rotated onto the type's πₖ."""
+    G = leaf.G
+    found: list[tuple[IrrepType, list[tuple[int, np.ndarray]]]] = []
+    inverse_scales = 1.0 / np.array(scales)[:, None, None]
+    for cls in classes:
+        blk, p = cls[0]
+        lo, hi = blocks[blk]
+        d = p.shape[1]
+        pi_g = p.T @ p[perms_r[:, lo:hi] - lo]
+        if d == 1:  # a real line: commutant ℝ
+            t, tmat = identify(G, pi_g, np.zeros((0, 1, 1)), 0.0, None, c=1, spanning=inverse_scales)
+        else:
+            compressed = p.T @ ws[:, lo:hi, lo:hi] @ p
+            c = _commutant_dim(compressed, scales)
+            t, tmat = identify(G, pi_g, np.zeros((0, d, d)), 0.0, None, c=c, spanning=compressed * inverse_scales)
+        if any(t is other for other, _ in found):
+            raise SolverError(f"decompose: two classes of pieces of {leaf!r} were identified as one type {t!r}")
+        found.append((t, [(b, x @ tmat) for b, x in cls]))
+    return found
+
+
+def _canonical_columns(n: int, found: list[tuple[IrrepType, list[tuple[int, np.ndarray]]]], num_blocks: int,
+                       reps: list[int], rep_of: list[int], maps: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, list]:
+    """U (n, n), the orbit of each of its columns, and ((type, multiplicity), ...): the copies of each type
+    (held on the representative orbits' blocks) carried to every orbit of their class and re-chosen canonically.
+
+    Problems of one shape (and, for complex and quaternionic types, one type)
+    are solved as one batch; the copies of a type are ordered by the
+    coordinate their canonical basis vector is pivoted on.
+    """
+    targets = [[i for i, r in enumerate(rep_of) if r == rep] for rep in reps]
+    orders = [np.stack([np.argsort(maps[i]) for i in tg]) for tg in targets]
+    rows = [np.stack([maps[i][o] for i, o in zip(tg, od)]) for tg, od in zip(targets, orders)]  # coordinates, increasing
+    groups: dict[tuple, list[tuple[int, int, np.ndarray]]] = {}
+    for k, (t, copies) in enumerate(found):
+        for blk in range(num_blocks):
+            here = [x for b, x in copies if b == blk]
+            if here:
+                batch = np.swapaxes(np.stack(here)[:, orders[blk]], 0, 1)  # (orbits, m, |O|, d)
+                key = batch.shape[1:] + ((len(t.units),) if len(t.units) == 1 else (k,))
+                groups.setdefault(key, []).append((k, blk, batch))
+    results: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+    for members in groups.values():
+        units = found[members[0][0]][0].units
+        picked, through = batched_canonical_copies(np.concatenate([x for _, _, x in members]), units)
+        at = 0
+        for k, blk, batch in members:
+            results[k, blk] = (picked[at : at + len(batch)], through[at : at + len(batch)])
+            at += len(batch)
+    u = np.zeros((n, n))
+    column_orbit = np.empty(n, dtype=np.int64)
+    comps, start = [], 0
+    for k, (t, _) in enumerate(found):
+        d = t.dim
+        parts = [(blk, *results[k, blk]) for blk in range(num_blocks) if (k, blk) in results]
+        keys = np.concatenate([np.take_along_axis(rows[blk], through, axis=1).reshape(-1) for blk, _, through in parts])
+        position = np.empty(len(keys), dtype=np.int64)
+        position[np.argsort(keys, kind="stable")] = np.arange(len(keys))  # copies in order of their pivot coordinates
+        at = 0
+        for blk, picked, _ in parts:
+            count, m = picked.shape[:2]
+            cols = start + position[at : at + count * m].reshape(count, m, 1) * d + np.arange(d)  # (orbits, m, d)
+            u[rows[blk][:, :, None, None], cols[:, None]] = np.swapaxes(picked, 1, 2)
+            column_orbit[cols] = np.asarray(targets[blk])[:, None, None]
+            at += count * m
+        comps.append((t, len(keys)))
+        start += len(keys) * d
+    return u, column_orbit, comps
+
+
 def decompose_permutation_leaf(leaf: Rep) -> LeafDecomposition:
     """The certified, canonical isotypic decomposition of a permutation leaf of a finite group.
 
@@ -244,7 +317,6 @@ def decompose_permutation_leaf(leaf: Rep) -> LeafDecomposition:
     if not permutation_route_applies(leaf):
         raise SolverError(f"decompose: expected a permutation leaf of a finite group, got {leaf!r} of {leaf.G!r}")
     n = leaf.size
-    G = leaf.G
     perms = coordinate_permutations(leaf)
     orbits = orbits_of(perms, n)
     rep_of, maps = orbit_classes(perms, orbits)
@@ -260,62 +332,9 @@ def decompose_permutation_leaf(leaf: Rep) -> LeafDecomposition:
     scales = [max(float(x), 1e-300) for x in np.abs(ws).sum(axis=2).max(axis=1)]
     pieces = _split_orbits(blocks, list(0.5 * (ws + np.swapaxes(ws, 1, 2))), scales)
     classes = _align_pieces(pieces, _piece_characters(pieces, blocks, perms_r), blocks, ws, scales)
-    found: list[tuple[IrrepType, list[tuple[int, np.ndarray]]]] = []
-    inverse_scales = 1.0 / np.array(scales)[:, None, None]
-    for cls in classes:
-        blk, p = cls[0]
-        lo, hi = blocks[blk]
-        d = p.shape[1]
-        pi_g = p.T @ p[perms_r[:, lo:hi] - lo]
-        if d == 1:  # a real line: commutant ℝ
-            t, tmat = identify(G, pi_g, np.zeros((0, 1, 1)), 0.0, None, c=1, spanning=inverse_scales)
-        else:
-            compressed = p.T @ ws[:, lo:hi, lo:hi] @ p
-            c = _commutant_dim(compressed, scales)
-            t, tmat = identify(G, pi_g, np.zeros((0, d, d)), 0.0, None, c=c, spanning=compressed * inverse_scales)
-        if any(t is other for other, _ in found):
-            raise SolverError(f"decompose: two classes of pieces of {leaf!r} were identified as one type {t!r}")
-        found.append((t, [(b, x @ tmat) for b, x in cls]))
+    found = _identify_classes(leaf, classes, blocks, ws, scales, perms_r)
     found.sort(key=lambda item: item[0].sort_key)
-    # carry the copies to every orbit of their class and re-choose them canonically, orbit by orbit;
-    # problems of one shape (and, for complex and quaternionic types, one type) are solved as one batch
-    targets = [[i for i, r in enumerate(rep_of) if r == rep] for rep in reps]
-    orders = [np.stack([np.argsort(maps[i]) for i in tg]) for tg in targets]
-    rows = [np.stack([maps[i][o] for i, o in zip(tg, od)]) for tg, od in zip(targets, orders)]  # coordinates, increasing
-    groups: dict[tuple, list[tuple[int, int, np.ndarray]]] = {}
-    for k, (t, copies) in enumerate(found):
-        for blk in range(len(blocks)):
-            here = [x for b, x in copies if b == blk]
-            if here:
-                batch = np.swapaxes(np.stack(here)[:, orders[blk]], 0, 1)  # (orbits, m, |O|, d)
-                key = batch.shape[1:] + ((len(t.units),) if len(t.units) == 1 else (k,))
-                groups.setdefault(key, []).append((k, blk, batch))
-    results: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
-    for members in groups.values():
-        units = found[members[0][0]][0].units
-        picked, through = batched_canonical_copies(np.concatenate([x for _, _, x in members]), units)
-        at = 0
-        for k, blk, batch in members:
-            results[k, blk] = (picked[at : at + len(batch)], through[at : at + len(batch)])
-            at += len(batch)
-    u = np.zeros((n, n))
-    column_orbit = np.empty(n, dtype=np.int64)
-    comps, start = [], 0
-    for k, (t, _) in enumerate(found):
-        d = t.dim
-        parts = [(blk, *results[k, blk]) for blk in range(len(blocks)) if (k, blk) in results]
-        keys = np.concatenate([np.take_along_axis(rows[blk], through, axis=1).reshape(-1) for blk, _, through in parts])
-        position = np.empty(len(keys), dtype=np.int64)
-        position[np.argsort(keys, kind="stable")] = np.arange(len(keys))  # copies in order of their pivot coordinates
-        at = 0
-        for blk, picked, _ in parts:
-            count, m = picked.shape[:2]
-            cols = start + position[at : at + count * m].reshape(count, m, 1) * d + np.arange(d)  # (orbits, m, d)
-            u[rows[blk][:, :, None, None], cols[:, None]] = np.swapaxes(picked, 1, 2)
-            column_orbit[cols] = np.asarray(targets[blk])[:, None, None]
-            at += count * m
-        comps.append((t, len(keys)))
-        start += len(keys) * d
+    u, column_orbit, comps = _canonical_columns(n, found, len(blocks), reps, rep_of, maps)
     _certify(leaf, u, column_orbit, orbits, comps, perms)
     u.setflags(write=False)
     return LeafDecomposition(leaf, u, tuple(comps))
