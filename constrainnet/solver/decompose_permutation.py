@@ -154,8 +154,9 @@ def _piece_characters(pieces: list[tuple[int, np.ndarray]], blocks: list[tuple[i
 
 
 def _align_pieces(pieces: list[tuple[int, np.ndarray]], traces: np.ndarray, blocks: list[tuple[int, int]],
-                  ws: np.ndarray, scales: list[float]) -> list[list[tuple[int, np.ndarray]]]:
-    """:func:`~constrainnet.solver.isotypic._align` on pieces held on their orbit blocks.
+                  ws: np.ndarray, scales: list[float]) -> tuple[list[list[tuple[int, np.ndarray]]], list[int]]:
+    """:func:`~constrainnet.solver.isotypic._align` on pieces held on their orbit blocks; also the index of
+    each class's first piece.
 
     Only pieces of one dimension whose characters (``traces``, from
     :func:`_piece_characters`) agree can be isomorphic. A one-dimensional
@@ -166,6 +167,7 @@ def _align_pieces(pieces: list[tuple[int, np.ndarray]], traces: np.ndarray, bloc
     random elements ``ws`` (NUM_RANDOM, |R|, |R|) are multiplied.
     """
     classes: list[list[tuple[int, np.ndarray]]] = []
+    firsts: list[int] = []
     images: list[np.ndarray | None] = []  # Wⱼ[:, A] P₁ / scaleⱼ (NUM_RANDOM, |R|, d) for each class's first piece
     class_dim = np.zeros(len(pieces), dtype=np.int64)
     class_traces = np.zeros((len(pieces), traces.shape[1]))
@@ -198,7 +200,8 @@ def _align_pieces(pieces: list[tuple[int, np.ndarray]], traces: np.ndarray, bloc
             class_dim[known] = d
             class_traces[known] = traces[at]
             classes.append([(blk, p)])
-    return classes
+            firsts.append(at)
+    return classes, firsts
 
 
 def _certify(leaf: Rep, u: np.ndarray, column_orbit: np.ndarray, orbits: list[np.ndarray],
@@ -222,23 +225,25 @@ def _certify(leaf: Rep, u: np.ndarray, column_orbit: np.ndarray, orbits: list[np
     certify_products(leaf, u, comps, [("pi_generators", i, sigma, 1.0) for i, sigma in enumerate(perms)], gram=worst)
 
 
-def _identify_classes(leaf: Rep, classes: list[list[tuple[int, np.ndarray]]], blocks: list[tuple[int, int]],
-                      ws: np.ndarray, scales: list[float], perms_r: np.ndarray) -> list[tuple[IrrepType, list[tuple[int, np.ndarray]]]]:
-    """The type of each class of pieces (from its first piece) and its copies rotated onto the type's πₖ."""
+def _identify_classes(leaf: Rep, classes: list[list[tuple[int, np.ndarray]]], prints: list[np.ndarray],
+                      blocks: list[tuple[int, int]], ws: np.ndarray, scales: list[float],
+                      perms_r: np.ndarray) -> list[tuple[IrrepType, list[tuple[int, np.ndarray]]]]:
+    """The type of each class of pieces (from its first piece, whose fingerprint is ``prints[k]``) and its
+    copies rotated onto the type's πₖ."""
     G = leaf.G
     found: list[tuple[IrrepType, list[tuple[int, np.ndarray]]]] = []
     inverse_scales = 1.0 / np.array(scales)[:, None, None]
-    for cls in classes:
+    for cls, fp in zip(classes, prints):
         blk, p = cls[0]
         lo, hi = blocks[blk]
         d = p.shape[1]
         pi_g = p.T @ p[perms_r[:, lo:hi] - lo]
         if d == 1:  # a real line: commutant ℝ
-            t, tmat = identify(G, pi_g, np.zeros((0, 1, 1)), 0.0, None, c=1, spanning=inverse_scales)
+            t, tmat = identify(G, pi_g, np.zeros((0, 1, 1)), 0.0, None, c=1, spanning=inverse_scales, prints=fp)
         else:
             compressed = p.T @ ws[:, lo:hi, lo:hi] @ p
             c = _commutant_dim(compressed, scales)
-            t, tmat = identify(G, pi_g, np.zeros((0, d, d)), 0.0, None, c=c, spanning=compressed * inverse_scales)
+            t, tmat = identify(G, pi_g, np.zeros((0, d, d)), 0.0, None, c=c, spanning=compressed * inverse_scales, prints=fp)
         if any(t is other for other, _ in found):
             raise SolverError(f"decompose: two classes of pieces of {leaf!r} were identified as one type {t!r}")
         found.append((t, [(b, x @ tmat) for b, x in cls]))
@@ -331,8 +336,9 @@ def decompose_permutation_leaf(leaf: Rep) -> LeafDecomposition:
     ws = np.stack(orbital_elements(perms_r, size))  # (NUM_RANDOM, |R|, |R|)
     scales = [max(float(x), 1e-300) for x in np.abs(ws).sum(axis=2).max(axis=1)]
     pieces = _split_orbits(blocks, list(0.5 * (ws + np.swapaxes(ws, 1, 2))), scales)
-    classes = _align_pieces(pieces, _piece_characters(pieces, blocks, perms_r), blocks, ws, scales)
-    found = _identify_classes(leaf, classes, blocks, ws, scales, perms_r)
+    traces = _piece_characters(pieces, blocks, perms_r)
+    classes, firsts = _align_pieces(pieces, traces, blocks, ws, scales)
+    found = _identify_classes(leaf, classes, [traces[i, :FINGERPRINT_SIZE] for i in firsts], blocks, ws, scales, perms_r)
     found.sort(key=lambda item: item[0].sort_key)
     u, column_orbit, comps = _canonical_columns(n, found, len(blocks), reps, rep_of, maps)
     _certify(leaf, u, column_orbit, orbits, comps, perms)

@@ -427,7 +427,8 @@ def _angular_momentum(G: Group, casimir: float, parity_sign: float | None) -> tu
 
 # -- identification ----------------------------------------------------------------------
 def identify(G: Group, pi_generators: np.ndarray, pi_algebra: np.ndarray, casimir: float,
-             parity_sign: float | None, c: int, spanning: np.ndarray | None = None) -> tuple[IrrepType, np.ndarray]:
+             parity_sign: float | None, c: int, spanning: np.ndarray | None = None,
+             prints: tuple[float, ...] | None = None) -> tuple[IrrepType, np.ndarray]:
     """The type of an irreducible piece, and the orthogonal T that rotates the piece onto π_k.
 
     Args:
@@ -441,6 +442,9 @@ def identify(G: Group, pi_generators: np.ndarray, pi_algebra: np.ndarray, casimi
             (compressions of random commutant elements): a new type's units
             are taken from them instead of a (d² × d²) solve
             (:func:`commutant_units`).
+        prints: the piece's :func:`fingerprint` when already known (traces are
+            invariants: computed from the piece's rep, they equal the cyclic
+            form's to rounding); None: computed here from the cyclic form.
 
     Returns:
         ``(type, T)`` with T orthogonal (d, d) and π(x) T = T π_k(x) for every generator x,
@@ -458,7 +462,9 @@ def identify(G: Group, pi_generators: np.ndarray, pi_algebra: np.ndarray, casimi
     cyc_gens = b.T @ np.asarray(pi_generators) @ b if len(pi_generators) else pi_generators
     cyc_alg = b.T @ np.asarray(pi_algebra) @ b if len(pi_algebra) else pi_algebra
     cyc = list(cyc_gens) + list(cyc_alg)
-    prints = fingerprint(G, cyc_gens, cyc_alg)  # of the cyclic form: a new type's own π_k
+    if prints is None:
+        prints = fingerprint(G, cyc_gens, cyc_alg)  # of the cyclic form: a new type's own π_k
+    prints = tuple(float(x) for x in prints)
     with _LOCK:
         known = _REGISTRY.setdefault(G, [])
         for t in known:
