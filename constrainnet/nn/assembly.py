@@ -316,14 +316,10 @@ class CachedAssembly(Float64Buffers, abc.ABC):
         """:meth:`_assemble`'s tensors: fresh (differentiable) in training or with grad, else cached."""
         if self.training or torch.is_grad_enabled() or torch.compiler.is_compiling():
             return self._assemble()  # (the cache key reads tensor versions and addresses, which compiled code cannot)
-        key = tuple((p._version, p.data_ptr()) for p in self._cached_from())
+        key = tuple((p._version, p.data_ptr()) for p in self.parameters())
         if self._cache is None or self._cache[0] != key:
             self._cache = (key, *self._assemble())
         return self._cache[1:]
-
-    def _cached_from(self) -> Sequence[torch.Tensor]:
-        """The tensors whose versions and addresses key the cache (default: the parameters)."""
-        return list(self.parameters())
 
     def train(self, mode: bool = True) -> "CachedAssembly":
         self._cache = None

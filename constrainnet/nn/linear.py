@@ -199,8 +199,16 @@ class Linear(CachedAssembly):
         # laid out contiguously: x Wᵀ is then a plain (non-transposed) product
         return tuple(t if t is None else t.contiguous() for t in self.plan.parts(self))
 
-    def _cached_from(self) -> tuple[torch.Tensor, ...]:
-        return tuple(t for t in (self.coefficients, self.bias_coefficients) if t is not None)  # (borrowed ones too)
+    def _weights(self) -> tuple:
+        # keyed by the coefficients themselves (borrowed ones too): in-place updates (optimisers,
+        # load_state_dict) bump _version, a new tensor assigned to .data changes data_ptr
+        if torch.compiler.is_compiling():  # (which compiled code cannot read)
+            return self._assemble()
+        c, beta = self.coefficients, self.bias_coefficients
+        key = (c._version, c.data_ptr()) if beta is None else (c._version, c.data_ptr(), beta._version, beta.data_ptr())
+        if self._cache is None or self._cache[0] != key:
+            self._cache = (key, self._assemble())
+        return self._cache[1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x, self.rep_in, "Linear")
