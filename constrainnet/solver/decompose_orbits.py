@@ -109,15 +109,18 @@ def orbit_isomorphism(perms: np.ndarray, a: np.ndarray, b: np.ndarray, steps: li
     if len(a) != len(b):
         return None
     steps = _tree(perms, a, n) if steps is None else steps
-    phi = np.zeros((len(b), n), dtype=perms.dtype)
-    phi[:, a[0]] = b
-    for h, parent, child in steps:
-        phi[:, child] = perms[h][phi[:, parent]]
-    ok = np.ones(len(b), dtype=bool)
-    for sigma in perms:
-        ok &= (sigma[phi[:, a]] == phi[:, sigma[a]]).all(axis=1)
-    hits = np.flatnonzero(ok)
-    return phi[hits[0], a] if len(hits) else None
+    for bases in (b[:1], b[1:]):  # the first base point alone (it fits whenever the stabilisers agree), then the others
+        phi = np.zeros((len(bases), n), dtype=perms.dtype)
+        phi[:, a[0]] = bases
+        for h, parent, child in steps:
+            phi[:, child] = perms[h][phi[:, parent]]
+        ok = np.ones(len(bases), dtype=bool)
+        for sigma in perms:
+            ok &= (sigma[phi[:, a]] == phi[:, sigma[a]]).all(axis=1)
+        hits = np.flatnonzero(ok)
+        if len(hits):
+            return phi[hits[0], a]
+    return None
 
 
 def orbit_classes(perms: np.ndarray, orbits: list[np.ndarray]) -> tuple[list[int], list[np.ndarray]]:
