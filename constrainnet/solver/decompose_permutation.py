@@ -270,32 +270,31 @@ def _canonical_columns(n: int, found: list[tuple[IrrepType, list[tuple[int, np.n
                 batch = np.swapaxes(np.stack(here)[:, orders[blk]], 0, 1)  # (orbits, m, |O|, d)
                 key = batch.shape[1:] + ((len(t.units),) if len(t.units) == 1 else (k,))
                 groups.setdefault(key, []).append((k, blk, batch))
-    results: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+    solved = []  # per group: picked (B, m, |O|, d), the type and orbit of each problem, its coordinates, pivot coordinates
     for members in groups.values():
-        units = found[members[0][0]][0].units
-        picked, through = batched_canonical_copies(np.concatenate([x for _, _, x in members]), units)
-        at = 0
-        for k, blk, batch in members:
-            results[k, blk] = (picked[at : at + len(batch)], through[at : at + len(batch)])
-            at += len(batch)
+        picked, through = batched_canonical_copies(np.concatenate([x for _, _, x in members]), found[members[0][0]][0].units)
+        kind = np.concatenate([np.full(len(x), k) for k, _, x in members])
+        orbit = np.concatenate([targets[blk] for _, blk, _ in members])
+        where = np.concatenate([rows[blk] for _, blk, _ in members])
+        solved.append((picked, kind, orbit, where, np.take_along_axis(where, through, axis=1)))
+    # the copies of all types in column order: by type, then by the coordinate of their pivot
+    kinds = np.concatenate([np.repeat(kind, x.shape[1]) for x, kind, _, _, _ in solved])
+    pivots = np.concatenate([piv.reshape(-1) for *_, piv in solved])
+    dims = np.array([t.dim for t, _ in found])[kinds]
+    order = np.lexsort((pivots, kinds))
+    starts = np.empty(len(order), dtype=np.int64)
+    starts[order] = np.concatenate([[0], np.cumsum(dims[order])[:-1]])
     u = np.zeros((n, n))
     column_orbit = np.empty(n, dtype=np.int64)
-    comps, start = [], 0
-    for k, (t, _) in enumerate(found):
-        d = t.dim
-        parts = [(blk, *results[k, blk]) for blk in range(num_blocks) if (k, blk) in results]
-        keys = np.concatenate([np.take_along_axis(rows[blk], through, axis=1).reshape(-1) for blk, _, through in parts])
-        position = np.empty(len(keys), dtype=np.int64)
-        position[np.argsort(keys, kind="stable")] = np.arange(len(keys))  # copies in order of their pivot coordinates
-        at = 0
-        for blk, picked, _ in parts:
-            count, m = picked.shape[:2]
-            cols = start + position[at : at + count * m].reshape(count, m, 1) * d + np.arange(d)  # (orbits, m, d)
-            u[rows[blk][:, :, None, None], cols[:, None]] = np.swapaxes(picked, 1, 2)
-            column_orbit[cols] = np.asarray(targets[blk])[:, None, None]
-            at += count * m
-        comps.append((t, len(keys)))
-        start += len(keys) * d
+    at = 0
+    for picked, _, orbit, where, _ in solved:
+        count, m, _, d = picked.shape
+        cols = starts[at : at + count * m].reshape(count, m, 1) + np.arange(d)  # (problems, m, d)
+        u[where[:, :, None, None], cols[:, None]] = np.swapaxes(picked, 1, 2)
+        column_orbit[cols] = orbit[:, None, None]
+        at += count * m
+    counts = np.bincount(kinds, minlength=len(found))
+    comps = [(t, int(m)) for (t, _), m in zip(found, counts)]
     return u, column_orbit, comps
 
 
