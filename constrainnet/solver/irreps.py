@@ -203,11 +203,6 @@ def registry_clear() -> None:
 
 
 # -- the cyclic form ---------------------------------------------------------------
-def _eigen_clusters(values: np.ndarray, scale: float) -> list[np.ndarray]:
-    breaks = np.flatnonzero(np.diff(values) > EIGEN_JOIN_RTOL * scale)
-    return np.split(np.arange(len(values)), breaks + 1)
-
-
 def cyclic_form(generators: list[np.ndarray], c: int) -> np.ndarray:
     """The canonical orthonormal basis (d × d) of an irreducible piece given by its generator matrices.
 
@@ -243,13 +238,14 @@ def cyclic_form(generators: list[np.ndarray], c: int) -> np.ndarray:
         if length > 1:  # the words of this length in lexicographic order: each word of length − 1 times each generator
             words = np.matmul(words[:, None], gens[None]).reshape(-1, d, d)
         coef = _cyclic_coefficients(len(generators), length)
-        s = s + np.tensordot(coef, words + np.swapaxes(words, 1, 2), axes=1)
+        s = s + (coef @ (words + np.swapaxes(words, 1, 2)).reshape(len(words), d * d)).reshape(d, d)
         magnitude += float(np.abs(coef) @ np.abs(words).max(axis=(1, 2))) if len(words) else 0.0
         values, vecs = np.linalg.eigh(s)
-        for cluster in _eigen_clusters(values, max(magnitude, 1e-300)):
-            if len(cluster) == c:
-                v0 = vecs[:, cluster[0]]
-                break
+        # the first eigenspace of dimension c (eigenvalues closer than EIGEN_JOIN_RTOL · magnitude are one)
+        edges = np.concatenate([[0], np.flatnonzero(np.diff(values) > EIGEN_JOIN_RTOL * max(magnitude, 1e-300)) + 1, [d]])
+        fits = np.flatnonzero(np.diff(edges) == c)
+        if len(fits):
+            v0 = vecs[:, edges[fits[0]]]
         if v0 is not None or not generators:
             break
     if v0 is None:
