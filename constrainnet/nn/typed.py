@@ -341,9 +341,12 @@ class TypedGates:
         # σ(gates) @ E gives every gated slot its copy's gate, all types at once (their columns side by side)
         widths = [m if expand[k].any() else 0 for k, m in enumerate(layout.mults)]
         self.factor_columns = np.concatenate([[0], np.cumsum(widths)]).tolist()
-        owner._register_float64(f"{prefix}_expand", np.concatenate([expand[k] for k in range(len(widths)) if widths[k]], axis=1)
-                                if any(widths) else np.zeros((n_gates, 0)), factory)
-        self.expand_name = f"{prefix}_expand"
+        expansion = np.concatenate([expand[k] for k in range(len(widths)) if widths[k]], axis=1) if any(widths) else np.zeros((n_gates, 0))
+        owner._register_float64(f"{prefix}_expand", expansion, factory)
+        # the gate of each factor column (every gated column has exactly one), for the forward's gather
+        owner.register_buffer(f"{prefix}_gate_index", torch.as_tensor(expansion.argmax(axis=0) if expansion.size else np.zeros(0, dtype=np.int64),
+                                                                       dtype=torch.long, device=factory.get("device")), persistent=False)
+        self.expand_name, self.index_name = f"{prefix}_expand", f"{prefix}_gate_index"
         self.gated_types = [bool(w) for w in widths]
         self.mask_names: list[str | None] = []
         for k in range(len(layout.types)):
@@ -362,7 +365,7 @@ class TypedGates:
             t_triv = self.gated_layout.types[self.gated_layout.trivial]
             features, gates = zs[t_triv].split([self.gate_slots[0], self.n_gates], dim=-1)
             zs = {**zs, t_triv: features}
-            factors = torch.sigmoid(gates[:, 0, :]).mm(b[self.expand_name])
+            factors = _ExpandGates.apply(torch.sigmoid(gates[:, 0, :]), b[self.index_name], b[self.expand_name])
             widths = [hi - lo for lo, hi in zip(self.factor_columns, self.factor_columns[1:]) if hi > lo]
             factors = iter(factors.split(widths, dim=1) if len(widths) > 1 else [factors])
         out = []
@@ -379,3 +382,22 @@ class TypedGates:
                 factor = own if factor is None else torch.where(b[self.mask_names[k]], own, factor)
             out.append(z * factor.unsqueeze(1))
         return out
+
+
+class _ExpandGates(torch.autograd.Function):
+    """σ(gates) copied to the columns of their copies: a gather forward, the 0/1 expansion's transpose backward.
+
+    The backward sums each gate's columns by a product with the fixed 0/1 matrix E
+    (n_gates, columns), in a fixed order on every device (a scatter-add would
+    accumulate in an arbitrary order on a GPU); itself differentiable.
+    """
+
+    @staticmethod
+    def forward(ctx, gates: torch.Tensor, index: torch.Tensor, expansion: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        ctx.save_for_backward(expansion)
+        return gates.index_select(1, index)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple:  # type: ignore[override]
+        (expansion,) = ctx.saved_tensors
+        return grad.mm(expansion.t()), None, None

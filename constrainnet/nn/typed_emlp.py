@@ -27,9 +27,9 @@ from ..errors import RepError, SolverError
 from .assembly import Float64Buffers
 from .checks import check_like
 from .assembly import register_sums, sparse_map
-from .isotypic import PlainToTyped, TypedLayout, TypedToPlain, joint_sums
+from .isotypic import TypedLayout, TypedMaps, TypedToPlain, joint_sums, typed_product
 from .nonlinear import gated
-from .typed import PlainAffine, TypedAffine, TypedGates, TypedPair, typed_supported
+from .typed import PlainAffine, TypedAffine, TypedChange, TypedGates, TypedPair, typed_supported
 
 __all__ = ["TypedBlock", "TypedHead", "typed_model_supported", "build_typed", "typed_forward", "EMLP_PLANS", "TypedModel"]
 
@@ -59,8 +59,16 @@ class TypedBlock:
         wide = TypedLayout(gated(block.rep_out))
         mid = TypedLayout(bil.rep_mid)
         bias = lambda layer: layer._float64_buffers["bias_basis"] if layer.bias_coefficients is not None else None  # noqa: E731
-        # W_out from the products as they come (copy-major) straight to typed outputs: one product
-        self.products = PlainToTyped(bil.rep_product.size, [(bil.out._plan, wide, None)], order_in=bil.groups.product_order)
+        # the products (copy-major) changed to their own typed layout, then W_out one product per type
+        # (for 3·(scalar + vector) a quarter of the dense W_out's multiply-adds)
+        self.prod_layout = prod = TypedLayout(bil.rep_product)
+        self.products = TypedMaps(prod, [(bil.out._plan, wide)])
+        self.prod_change = TypedChange(block, "_typed_prod", prod, factory, order=bil.groups.product_order)
+        self.prod_units = []
+        for k, t in enumerate(prod.types):
+            if len(t.units) > 1:
+                block._register_float64(f"_typed_prod_units_{k}", np.array(t.units[1:]), factory)
+            self.prod_units.append(f"_typed_prod_units_{k}" if len(t.units) > 1 else None)
         if layout_in is None:
             order = bil.groups.order
             maps = [(block.linear._plan, wide, None, bias(block.linear)), (bil.left._plan, None, order, bias(bil.left)),
@@ -86,7 +94,9 @@ class TypedBlock:
             kernels += len(lin.types) + 2 * len(mid.types)
             flops = sum(d * rows * width for d, (rows, width) in zip(lin.dims, self.affine.maps.operands))
             flops += sum(d * 2 * m * 2 * mid.size for d, m in zip(mid.dims, mid.mults))
-        flops += self.products.operands[0][0] * self.products.width + self.gates.n_gates * self.layout_out.size
+        prod = self.prod_layout
+        kernels += 2 * len(prod.types)
+        flops += prod.size * prod.size + sum(d * rows * width for d, (rows, width) in zip(prod.dims, self.products.operands))
         return kernels, flops
 
     def operands(self, block: Any) -> tuple:
@@ -95,7 +105,7 @@ class TypedBlock:
         n = block._num_weight_coefficients
         weights, betas = c.split([n, c.shape[0] - n]) if c.shape[0] > n else (c, None)
         ops, (prod_ops,), bias = self.affine.operands(block, weights, betas)
-        return ops, prod_ops[0], bias
+        return ops, prod_ops, bias
 
     def forward(self, block: Any, xs: Any, operands: tuple) -> list[torch.Tensor]:
         """Typed input (one (batch, d, m) tensor per type; plain (batch, |in|) for the first block) → typed output."""
@@ -109,12 +119,17 @@ class TypedBlock:
             batch, like = xs[0].shape[0], xs[0]
             linear, u, v = self.affine.apply(block, xs, ops, bias)
             u, v = self.mid.from_typed(block, u, v, batch, like)
-        products = block.bilinear.groups.products(u, v).mm(prod_op)
-        pieces = products.split([d * m for d, m in zip(self.wide.dims, self.wide.mults)], dim=1)
+        ps = self.prod_change.to_typed(block, block.bilinear.groups.products(u, v))
+        bil = {}
+        buffers = block._buffers
+        for k, (p, op) in enumerate(zip(ps, prod_op)):
+            if op is not None:
+                units = buffers[self.prod_units[k]] if self.prod_units[k] is not None else None
+                bil[self.prod_layout.types[k]] = typed_product(p, units, op)
         z = {}
-        for t, d, m, piece in zip(self.wide.types, self.wide.dims, self.wide.mults, pieces):
-            a, b = linear.get(t), piece.view(batch, d, m)
-            z[t] = b if a is None else a + b
+        for t, d, m in zip(self.wide.types, self.wide.dims, self.wide.mults):
+            a, b = linear.get(t), bil.get(t)
+            z[t] = (a if b is None else b if a is None else a + b) if (a is not None or b is not None) else like.new_zeros(batch, d, m)
         return self.gates(block, z)
 
 
