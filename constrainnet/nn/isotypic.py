@@ -44,7 +44,7 @@ from ..solver.irreps import IrrepType
 from .assembly import SparseSum
 from .plan import LinearPlan, components
 
-__all__ = ["TypedLayout", "TypedMaps", "TYPED_DENSE_MAX_SIZE", "is_trivial_type", "joint_sums", "PlainToTyped", "TypedToPlain", "split_operands", "to_typed", "from_typed", "typed_product"]
+__all__ = ["TypedLayout", "TypedMaps", "TYPED_DENSE_MAX_SIZE", "is_trivial_type", "RealTypes", "joint_sums", "PlainToTyped", "TypedToPlain", "split_operands", "to_typed", "from_typed", "typed_product"]
 
 # Reps up to this many coordinates are changed to and from the typed layout by
 # one dense (size × d_k·m_k) matrix per type (in an EMLP only the input, the
@@ -65,11 +65,33 @@ def is_trivial_type(t: IrrepType) -> bool:
 
 @dataclass(frozen=True)
 class _Piece:
-    """One irreducible piece inside a component copy: type index, first column in the component's U, dimension."""
+    """One irreducible piece inside a component copy: type (or group) index, first column in the component's U,
+    dimension, and its irreducible type."""
 
     type_index: int
     column: int
     dim: int
+    irrep: IrrepType | None = None
+
+
+@dataclass(frozen=True)
+class RealTypes:
+    """The real irreducible types of one dimension of a group, held together (``TypedLayout(..., merge_real=True)``).
+
+    Their copies share one (batch, d, m) tensor, so that a map applies one product
+    (block-diagonal over the types) and a nonlinearity one operation for all of them.
+    """
+
+    group: object
+    dim: int
+
+    @property
+    def units(self) -> np.ndarray:
+        return np.eye(self.dim)[None]
+
+    @property
+    def label(self) -> str:
+        return f"real{self.dim}"
 
 
 class TypedLayout:
@@ -103,7 +125,7 @@ class TypedLayout:
         ([0, 1, 2], (1, 3, 5), (3, 1, 1))
     """
 
-    def __init__(self, rep: Rep) -> None:
+    def __init__(self, rep: Rep, merge_real: bool = False) -> None:
         if not isinstance(rep, Rep):
             raise TypeError(f"TypedLayout: expected a Rep, got {type(rep).__name__}")
         self.rep = rep
@@ -117,8 +139,10 @@ class TypedLayout:
                 if isinstance(c.rep, ScalarRep) or (c.rep.size == 1 and c.rep.is_permutation):
                     u = np.ones((1, 1))  # ρ = 1: the trivial type in any sign; +1 keeps scalars as they are (SiLU gates them)
                 found[c.rep] = (u, raw)
-        types = sorted({t for _, raw in found.values() for t, _, _ in raw}, key=lambda t: t.sort_key)
-        self.types: tuple[IrrepType, ...] = tuple(types)
+        irreps = sorted({t for _, raw in found.values() for t, _, _ in raw}, key=lambda t: t.sort_key)
+        key = (lambda t: RealTypes(t.group, t.dim) if len(t.units) == 1 else t) if merge_real else (lambda t: t)
+        types = list(dict.fromkeys(key(t) for t in irreps))
+        self.types: tuple = tuple(types)
         index = {t: k for k, t in enumerate(types)}
         self.dims = tuple(t.dim for t in types)
         self.commutants = tuple(len(t.units) for t in types)
@@ -128,7 +152,7 @@ class TypedLayout:
         self.slots: list[np.ndarray] = []
         for c in self.components:
             u, raw = found[c.rep]
-            pieces = tuple(_Piece(index[t], col, d) for t, col, d in raw)
+            pieces = tuple(_Piece(index[key(t)], col, d, t) for t, col, d in raw)
             slots = np.empty((c.mult, len(pieces)), dtype=np.int64)
             for p in range(c.mult):
                 for s, piece in enumerate(pieces):
@@ -141,7 +165,7 @@ class TypedLayout:
         sizes = [d * m for d, m in zip(self.dims, self.mults)]
         self.offsets = tuple(int(o) for o in np.concatenate([[0], np.cumsum(sizes)[:-1]])) if sizes else ()
         self.size = rep.size
-        trivial = [k for k, t in enumerate(types) if is_trivial_type(t)]
+        trivial = [index[key(t)] for t in irreps if is_trivial_type(t)]
         self.trivial: int | None = trivial[0] if trivial else None
 
     def typed_positions(self) -> np.ndarray:
@@ -336,10 +360,10 @@ def _map_terms(plan: LinearPlan, lin: TypedLayout, lout: TypedLayout, s: int, co
             t = lin.types[pa.type_index]
             if t not in out_index:
                 continue
-            units = t.units
-            c, d = len(units), t.dim
+            units = pa.irrep.units
+            c, d = len(units), pa.dim
             for sb, pb in enumerate(lout.pieces[j]):
-                if pb.type_index != out_index[t]:
+                if pb.type_index != out_index[t] or pb.irrep is not pa.irrep:
                     continue
                 block = changed[:, pb.column : pb.column + d, pa.column : pa.column + d]
                 covered[:, pb.column : pb.column + d, pa.column : pa.column + d] = True

@@ -55,13 +55,13 @@ class TypedBlock:
     def __init__(self, block: Any, layout_in: TypedLayout | None, factory: dict) -> None:
         bil = block.bilinear
         self.layout_in = layout_in
-        self.layout_out = TypedLayout(block.rep_out)
-        wide = TypedLayout(gated(block.rep_out))
-        mid = TypedLayout(bil.rep_mid)
+        self.layout_out = TypedLayout(block.rep_out, merge_real=True)
+        wide = TypedLayout(gated(block.rep_out), merge_real=True)
+        mid = TypedLayout(bil.rep_mid, merge_real=True)
         bias = lambda layer: layer._float64_buffers["bias_basis"] if layer.bias_coefficients is not None else None  # noqa: E731
         # the products (copy-major) changed to their own typed layout, then W_out one product per type
         # (for 3·(scalar + vector) a quarter of the dense W_out's multiply-adds)
-        self.prod_layout = prod = TypedLayout(bil.rep_product)
+        self.prod_layout = prod = TypedLayout(bil.rep_product, merge_real=True)
         self.products = TypedMaps(prod, [(bil.out._plan, wide)])
         self.prod_change = TypedChange(block, "_typed_prod", prod, factory, order=bil.groups.product_order)
         self.prod_units = []

@@ -152,3 +152,37 @@ def test_refusals_name_the_cause():
     big = (TYPED_DENSE_MAX_SIZE // 3 + 1) * V
     with pytest.raises(RepError, match="TYPED_DENSE_MAX_SIZE|at most"):
         cn.nn.Linear(big, V, plan="isotypic")
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(name=st.sampled_from(sorted(GROUPS)), data=st.data())
+def test_merged_real_types_give_the_same_map(name, data):
+    """TypedLayout(merge_real=True) (real types of one dimension in one tensor, as the typed EMLP holds them):
+    the per-group products still give the dense projected map."""
+    from constrainnet.nn.isotypic import TypedLayout, TypedMaps, joint_sums, typed_product
+    from constrainnet.nn.plan import LinearPlan
+
+    G = GROUPS[name]
+    rep_in, rep_out = _pair(G, data.draw)
+    lin, lout = TypedLayout(rep_in, merge_real=True), TypedLayout(rep_out, merge_real=True)
+    assert len(lin.types) <= len(TypedLayout(rep_in).types)
+    assert sum(d * m for d, m in zip(lin.dims, lin.mults)) == rep_in.size
+    torch.manual_seed(2)
+    layer = cn.nn.Linear(rep_in, rep_out, plan="assembled", bias=False, dtype=torch.float64)
+    maps = TypedMaps(lin, [(LinearPlan(rep_in, rep_out), lout)])
+    forward = joint_sums([maps])[0]
+    arrays = [torch.as_tensor(np.array(a)) for a in forward.arrays]
+    ops = maps.split(forward.apply(layer.coefficients.detach(), *arrays))
+    x = torch.randn(4, rep_in.size, dtype=torch.float64)
+    p_in, p_out = torch.as_tensor(lin.change_matrix()), torch.as_tensor(lout.change_matrix())
+    typed_x = x @ p_in
+    out = torch.zeros(4, rep_out.size, dtype=torch.float64)
+    for k, (t, op) in enumerate(zip(lin.types, ops)):
+        if op is None:
+            continue
+        xk = typed_x[:, lin.offsets[k] : lin.offsets[k] + lin.dims[k] * lin.mults[k]].reshape(4, lin.dims[k], lin.mults[k])
+        units = torch.as_tensor(np.array(t.units[1:])) if len(t.units) > 1 else None
+        y = typed_product(xk, units, op)
+        j = lout.types.index(t)
+        out[:, lout.offsets[j] : lout.offsets[j] + lout.dims[j] * lout.mults[j]] = y.reshape(4, -1)
+    assert torch.allclose(out @ p_out.T, x @ layer.weight().detach().T, atol=1e-10, rtol=0)
