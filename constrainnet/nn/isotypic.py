@@ -100,7 +100,10 @@ class TypedLayout:
     Attributes:
         rep: the rep.
         types: the irreducible types met, in the canonical order of
-            :meth:`Rep.decompose` (dimension, commutant, fingerprint).
+            :meth:`Rep.decompose` (dimension, commutant, fingerprint); with
+            ``merge_real`` (True: every real type; or a dict from types to
+            :class:`RealTypes`) real types of one dimension are held together
+            under one :class:`RealTypes` key, their copies in coordinate order.
         dims, mults, commutants: per type, d_k, m_k and c_k (1, 2 or 4).
         slots: per component of ``rep`` (in :func:`~constrainnet.nn.plan.components`
             order), an int array (copies, pieces) giving the slot (0 ≤ slot < m_k)
@@ -125,7 +128,7 @@ class TypedLayout:
         ([0, 1, 2], (1, 3, 5), (3, 1, 1))
     """
 
-    def __init__(self, rep: Rep, merge_real: bool = False) -> None:
+    def __init__(self, rep: Rep, merge_real: bool | dict = False) -> None:
         if not isinstance(rep, Rep):
             raise TypeError(f"TypedLayout: expected a Rep, got {type(rep).__name__}")
         self.rep = rep
@@ -140,7 +143,10 @@ class TypedLayout:
                     u = np.ones((1, 1))  # ρ = 1: the trivial type in any sign; +1 keeps scalars as they are (SiLU gates them)
                 found[c.rep] = (u, raw)
         irreps = sorted({t for _, raw in found.values() for t, _, _ in raw}, key=lambda t: t.sort_key)
-        key = (lambda t: RealTypes(t.group, t.dim) if len(t.units) == 1 else t) if merge_real else (lambda t: t)
+        if isinstance(merge_real, dict):  # an explicit choice: irreducible type → the key it is held under
+            key = lambda t: merge_real.get(t, t)  # noqa: E731
+        else:
+            key = (lambda t: RealTypes(t.group, t.dim) if len(t.units) == 1 else t) if merge_real else (lambda t: t)
         types = list(dict.fromkeys(key(t) for t in irreps))
         self.types: tuple = tuple(types)
         index = {t: k for k, t in enumerate(types)}

@@ -27,7 +27,7 @@ from ..errors import RepError, SolverError
 from .assembly import Float64Buffers
 from .checks import check_like
 from .assembly import register_sums, sparse_map
-from .isotypic import TypedLayout, TypedMaps, TypedToPlain, joint_sums, typed_product
+from .isotypic import PlainToTyped, RealTypes, TypedLayout, TypedMaps, TypedToPlain, joint_sums, typed_product
 from .nonlinear import gated
 from .typed import PlainAffine, TypedAffine, TypedChange, TypedGates, TypedPair, typed_supported
 
@@ -52,23 +52,29 @@ class TypedBlock:
         factory: device and dtype of the buffers.
     """
 
-    def __init__(self, block: Any, layout_in: TypedLayout | None, factory: dict) -> None:
+    def __init__(self, block: Any, layout_in: TypedLayout | None, factory: dict, merge: dict | None = None) -> None:
         bil = block.bilinear
+        merge = merge or {}
         self.layout_in = layout_in
-        self.layout_out = TypedLayout(block.rep_out, merge_real=True)
-        wide = TypedLayout(gated(block.rep_out), merge_real=True)
-        mid = TypedLayout(bil.rep_mid, merge_real=True)
+        self.layout_out = TypedLayout(block.rep_out, merge_real=merge)
+        wide = TypedLayout(gated(block.rep_out), merge_real=merge)
+        mid = TypedLayout(bil.rep_mid, merge_real=merge)
         bias = lambda layer: layer._float64_buffers["bias_basis"] if layer.bias_coefficients is not None else None  # noqa: E731
-        # the products (copy-major) changed to their own typed layout, then W_out one product per type
-        # (for 3·(scalar + vector) a quarter of the dense W_out's multiply-adds)
-        self.prod_layout = prod = TypedLayout(bil.rep_product, merge_real=True)
-        self.products = TypedMaps(prod, [(bil.out._plan, wide)])
-        self.prod_change = TypedChange(block, "_typed_prod", prod, factory, order=bil.groups.product_order)
+        # W_out: the products (copy-major) changed to their own typed layout (a dense change, |P|² multiply-adds)
+        # and mapped one product per type; or, where the products are many (|P|² > |P|·|wide|, e.g. O(2)'s
+        # 675), mapped straight from plain coordinates to the typed outputs in one product
+        self.prod_layout = prod = TypedLayout(bil.rep_product, merge_real=merge)
+        self.typed_products = prod.size <= wide.size
+        if self.typed_products:
+            self.products: Any = TypedMaps(prod, [(bil.out._plan, wide)])
+            self.prod_change = TypedChange(block, "_typed_prod", prod, factory, order=bil.groups.product_order)
+        else:
+            self.products = PlainToTyped(prod.size, [(bil.out._plan, wide, None)], order_in=bil.groups.product_order)
         self.prod_units = []
         for k, t in enumerate(prod.types):
-            if len(t.units) > 1:
+            if len(t.units) > 1 and self.typed_products:
                 block._register_float64(f"_typed_prod_units_{k}", np.array(t.units[1:]), factory)
-            self.prod_units.append(f"_typed_prod_units_{k}" if len(t.units) > 1 else None)
+            self.prod_units.append(f"_typed_prod_units_{k}" if len(t.units) > 1 and self.typed_products else None)
         if layout_in is None:
             order = bil.groups.order
             maps = [(block.linear._plan, wide, None, bias(block.linear)), (bil.left._plan, None, order, bias(bil.left)),
@@ -95,8 +101,12 @@ class TypedBlock:
             flops = sum(d * rows * width for d, (rows, width) in zip(lin.dims, self.affine.maps.operands))
             flops += sum(d * 2 * m * 2 * mid.size for d, m in zip(mid.dims, mid.mults))
         prod = self.prod_layout
-        kernels += 2 * len(prod.types)
-        flops += prod.size * prod.size + sum(d * rows * width for d, (rows, width) in zip(prod.dims, self.products.operands))
+        if self.typed_products:
+            kernels += 2 * len(prod.types)
+            flops += prod.size * prod.size + sum(d * rows * width for d, (rows, width) in zip(prod.dims, self.products.operands))
+        else:
+            kernels += 2
+            flops += prod.size * self.products.width
         return kernels, flops
 
     def operands(self, block: Any) -> tuple:
@@ -119,13 +129,17 @@ class TypedBlock:
             batch, like = xs[0].shape[0], xs[0]
             linear, u, v = self.affine.apply(block, xs, ops, bias)
             u, v = self.mid.from_typed(block, u, v, batch, like)
-        ps = self.prod_change.to_typed(block, block.bilinear.groups.products(u, v))
+        products = block.bilinear.groups.products(u, v)
         bil = {}
-        buffers = block._buffers
-        for k, (p, op) in enumerate(zip(ps, prod_op)):
-            if op is not None:
-                units = buffers[self.prod_units[k]] if self.prod_units[k] is not None else None
-                bil[self.prod_layout.types[k]] = typed_product(p, units, op)
+        if self.typed_products:
+            buffers = block._buffers
+            for k, (p, op) in enumerate(zip(self.prod_change.to_typed(block, products), prod_op)):
+                if op is not None:
+                    units = buffers[self.prod_units[k]] if self.prod_units[k] is not None else None
+                    bil[self.prod_layout.types[k]] = typed_product(p, units, op)
+        else:
+            pieces = products.mm(prod_op[0]).split([d * m for d, m in zip(self.wide.dims, self.wide.mults)], dim=1)
+            bil = {t: piece.view(batch, d, m) for t, d, m, piece in zip(self.wide.types, self.wide.dims, self.wide.mults, pieces)}
         z = {}
         for t, d, m in zip(self.wide.types, self.wide.dims, self.wide.mults):
             a, b = linear.get(t), bil.get(t)
@@ -174,6 +188,8 @@ def _complete(parts: dict, layout: TypedLayout, batch: int, like: torch.Tensor) 
 KERNEL_SECONDS = {"cpu": 20e-6, "cuda": 8e-6}
 # plan="auto" builds the typed forward only if the cost model runs it from batches below this
 AUTO_MAX_MIN_BATCH = 1 << 16
+# kernels a real type costs per block on its own (product, add, gate multiply, split), saved by merging it
+MERGE_KERNELS = 4
 MULTIPLY_ADD_SECONDS = {"cpu": 1 / 20e9, "cuda": 1 / 20e12}
 
 
@@ -188,10 +204,11 @@ class TypedModel:
     def __init__(self, layers: Sequence[Any], reps: Sequence[Any], factory: dict) -> None:
         blocks, last = list(layers[:-1]), layers[-1]
         layout = None  # the first block reads plain input
+        self.merge = merged_types([gated(r) for r in reps[1:]])
         self.blocks = []
         typed_k, dense_k, typed_f, dense_f = 0, 0, 0, 0
         for block in blocks:
-            typed = TypedBlock(block, layout, factory)
+            typed = TypedBlock(block, layout, factory, self.merge)
             self.blocks.append(typed)
             k, f = typed.counts()
             typed_k, typed_f = typed_k + k, typed_f + f
@@ -226,6 +243,39 @@ class TypedModel:
         if saved <= 0:
             return 2**62
         return max(1, int(np.ceil(extra / saved)))
+
+
+def merged_types(hidden: Sequence[Any], batch: int = 512) -> dict:
+    """Which real irreducible types of equal dimension an EMLP holds in one tensor (see :class:`~constrainnet.nn.isotypic.RealTypes`).
+
+    Merging types of multiplicities m_1, m_2, … saves the kernels of all but one
+    of them (a product, an add, a multiply and a split per block:
+    ``MERGE_KERNELS``) and costs the block-diagonal's zeros, d·((Σ m)² − Σ m²)
+    multiply-adds per sample, priced by the CPU constants of the cost model at
+    ``batch``. Types are merged smallest first (largest multiplicity in the hidden
+    reps) while that saves time; the choice depends on the hidden reps only, so
+    every layout of the model uses the same one.
+    """
+    mults: dict = {}
+    for rep in hidden:
+        layout = TypedLayout(rep)
+        for t, m in zip(layout.types, layout.mults):
+            if len(t.units) == 1:
+                mults[t] = max(mults.get(t, 0), m)
+    kernel, flop = KERNEL_SECONDS["cpu"], MULTIPLY_ADD_SECONDS["cpu"]
+    merge: dict = {}
+    for d in sorted({t.dim for t in mults}):
+        kinds = sorted((t for t in mults if t.dim == d), key=lambda t: (mults[t], t.sort_key))
+        chosen, total, squares = [], 0, 0
+        for t in kinds:
+            m = mults[t]
+            waste = d * ((total + m) ** 2 - squares - m * m - (total**2 - squares)) * batch * flop
+            if not chosen or waste < MERGE_KERNELS * kernel:
+                chosen.append(t)
+                total, squares = total + m, squares + m * m
+        if len(chosen) > 1:
+            merge.update({t: RealTypes(t.group, d) for t in chosen})
+    return merge
 
 
 def build_typed(layers: Sequence[Any], reps: Sequence[Any], rep_out: Any, plan: str, factory: dict) -> TypedModel | None:
