@@ -310,6 +310,10 @@ class TypedGates:
     the trivial type, the gates. Scalar components pass through SiLU; every
     other copy is multiplied by σ of its gate, on each of its pieces.
 
+    One sigmoid over the trivial type's slots (its scalars and the gates) and one
+    gather give every slot of every type its factor: its own σ (a scalar: x σ(x)
+    is SiLU) or its copy's gate; then one multiplication per type.
+
     Raises:
         RepError: ``rep`` has a permutation component (see :func:`typed_supported`).
     """
@@ -318,68 +322,50 @@ class TypedGates:
         if not typed_supported(rep):
             raise RepError(f"TypedGates: {rep!r} has permutation components, which are gated elementwise, not per type")
         self.layout, self.gated_layout = layout, gated_layout
-        index = {t: k for k, t in enumerate(gated_layout.types)}
-        self.types = [index[t] for t in layout.types]
+        g_triv = gated_layout.trivial
         n_gates = 0
-        self_mask = [np.zeros(m, dtype=bool) for m in layout.mults]
-        entries: list[tuple[int, int, int]] = []
+        sources: list[tuple[int, int, int]] = []  # (source column among the trivial slots, type, slot)
+        gate_of: list[list[tuple[int, int]]] = []
         for j, comp in enumerate(layout.components):
             pieces, slots = layout.pieces[j], layout.slots[j]
             for p in range(comp.mult):
                 if _self_gated(comp.rep):
-                    self_mask[pieces[0].type_index][slots[p, 0]] = True
+                    sources.append((int(slots[p, 0]), pieces[0].type_index, int(slots[p, 0])))
                     continue
-                for s, piece in enumerate(pieces):
-                    entries.append((n_gates, piece.type_index, int(slots[p, s])))
+                gate_of.append([(piece.type_index, int(slots[p, s])) for s, piece in enumerate(pieces)])
                 n_gates += 1
         self.n_gates = n_gates
-        expand = [np.zeros((n_gates, m)) for m in layout.mults]
-        for g, k, slot in entries:
-            expand[k][g, slot] = 1.0
-        g_triv = gated_layout.trivial
-        self.gate_slots = (gated_layout.mults[g_triv] - n_gates, gated_layout.mults[g_triv]) if n_gates else None
-        # σ(gates) @ E gives every gated slot its copy's gate, all types at once (their columns side by side)
-        widths = [m if expand[k].any() else 0 for k, m in enumerate(layout.mults)]
-        self.factor_columns = np.concatenate([[0], np.cumsum(widths)]).tolist()
-        expansion = np.concatenate([expand[k] for k in range(len(widths)) if widths[k]], axis=1) if any(widths) else np.zeros((n_gates, 0))
+        width = gated_layout.mults[g_triv] if g_triv is not None else 0
+        first_gate = width - n_gates
+        for g, places in enumerate(gate_of):
+            sources += [(first_gate + g, k, slot) for k, slot in places]
+        offsets = np.concatenate([[0], np.cumsum(layout.mults)]).astype(np.int64)
+        expansion = np.zeros((width, int(offsets[-1])))
+        for src, k, slot in sources:
+            expansion[src, offsets[k] + slot] = 1.0
+        if expansion.shape[1] and not np.all(expansion.sum(axis=0) == 1):
+            raise RepError(f"TypedGates: every slot of {rep!r} needs one factor")
+        self.trivial_type = gated_layout.types[g_triv] if g_triv is not None else None
+        self.feature_slots = first_gate
         owner._register_float64(f"{prefix}_expand", expansion, factory)
-        # the gate of each factor column (every gated column has exactly one), for the forward's gather
-        owner.register_buffer(f"{prefix}_gate_index", torch.as_tensor(expansion.argmax(axis=0) if expansion.size else np.zeros(0, dtype=np.int64),
-                                                                       dtype=torch.long, device=factory.get("device")), persistent=False)
-        self.expand_name, self.index_name = f"{prefix}_expand", f"{prefix}_gate_index"
-        self.gated_types = [bool(w) for w in widths]
-        self.mask_names: list[str | None] = []
-        for k in range(len(layout.types)):
-            if self_mask[k].any() and not self_mask[k].all():
-                owner.register_buffer(f"{prefix}_self_{k}", torch.as_tensor(self_mask[k], device=factory.get("device")), persistent=False)
-                self.mask_names.append(f"{prefix}_self_{k}")
-            else:
-                self.mask_names.append(None)
-        self.self_only = [bool(self_mask[k].all()) and len(self_mask[k]) > 0 for k in range(len(layout.types))]
+        owner.register_buffer(f"{prefix}_source", torch.as_tensor(expansion.argmax(axis=0) if expansion.size else np.zeros(0, dtype=np.int64),
+                                                                   dtype=torch.long, device=factory.get("device")), persistent=False)
+        self.expand_name, self.index_name = f"{prefix}_expand", f"{prefix}_source"
 
     def __call__(self, owner: Float64Buffers, zs: dict) -> list[torch.Tensor]:
         """{type: (batch, d, m) features and gates of gated(rep)} → the typed features of rep (list in layout order)."""
         b = owner._buffers
-        factors: Sequence = ()
-        if self.gate_slots is not None:
-            t_triv = self.gated_layout.types[self.gated_layout.trivial]
-            features, gates = zs[t_triv].split([self.gate_slots[0], self.n_gates], dim=-1)
-            zs = {**zs, t_triv: features}
-            factors = _ExpandGates.apply(torch.sigmoid(gates[:, 0, :]), b[self.index_name], b[self.expand_name])
-            widths = [hi - lo for lo, hi in zip(self.factor_columns, self.factor_columns[1:]) if hi > lo]
-            factors = iter(factors.split(widths, dim=1) if len(widths) > 1 else [factors])
+        triv = zs[self.trivial_type]
+        factors = _ExpandGates.apply(torch.sigmoid(triv[:, 0, :]), b[self.index_name], b[self.expand_name])
+        if self.n_gates:
+            zs = {**zs, self.trivial_type: triv.split([self.feature_slots, self.n_gates], dim=-1)[0]}
+        mults = self.layout.mults
+        parts = factors.split(list(mults), dim=1) if len(mults) > 1 else [factors]
         out = []
-        for k, t in enumerate(self.layout.types):
+        for t, factor in zip(self.layout.types, parts):
             z = zs.get(t)
             if z is None:
                 raise RepError(f"TypedGates: no features of type {t.label}")
-            if self.self_only[k]:
-                out.append(F.silu(z))
-                continue
-            factor = next(factors) if self.gated_types[k] else None
-            if self.mask_names[k] is not None:
-                own = torch.sigmoid(z[:, 0, :])
-                factor = own if factor is None else torch.where(b[self.mask_names[k]], own, factor)
             out.append(z * factor.unsqueeze(1))
         return out
 
