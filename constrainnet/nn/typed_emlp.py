@@ -29,7 +29,7 @@ from .checks import check_like
 from .assembly import register_sums, sparse_map
 from .isotypic import PlainToTyped, RealTypes, TypedLayout, TypedMaps, TypedToPlain, joint_sums, typed_product
 from .nonlinear import gated
-from .typed import PlainAffine, TypedAffine, TypedChange, TypedGates, TypedPair, typed_supported
+from .typed import BlockTypedChange, PlainAffine, TypedAffine, TypedChange, TypedGates, TypedPair, typed_supported
 
 __all__ = ["TypedBlock", "TypedHead", "typed_model_supported", "build_typed", "typed_forward", "EMLP_PLANS", "TypedModel"]
 
@@ -64,10 +64,21 @@ class TypedBlock:
         # and mapped one product per type; or, where the products are many (|P|² > |P|·|wide|, e.g. O(2)'s
         # 675), mapped straight from plain coordinates to the typed outputs in one product
         self.prod_layout = prod = TypedLayout(bil.rep_product, merge_real=merge)
-        self.typed_products = prod.size <= wide.size
-        if self.typed_products:
-            self.products: Any = TypedMaps(prod, [(bil.out._plan, wide)])
-            self.prod_change = TypedChange(block, "_typed_prod", prod, factory, order=bil.groups.product_order)
+        self.products: Any = TypedMaps(prod, [(bil.out._plan, wide)])
+        typed_flops = sum(d * rows * width for d, (rows, width) in zip(prod.dims, self.products.operands))
+        block_change = BlockTypedChange(block, "_typed_prodb", prod, factory, order=bil.groups.product_order)
+        per_kernel = KERNEL_SECONDS["cpu"] / MULTIPLY_ADD_SECONDS["cpu"] / 512  # a kernel in multiply-adds per sample
+        costs = {
+            "dense": prod.size**2 + typed_flops + 2 * len(prod.types) * per_kernel,
+            "block": block_change.flops + typed_flops + (block_change.kernels + len(prod.types)) * per_kernel,
+            "plain": prod.size * wide.size + per_kernel,
+        }
+        self.product_route = min(costs, key=costs.get)
+        self.typed_products = self.product_route != "plain"
+        if self.product_route == "dense":
+            self.prod_change: Any = TypedChange(block, "_typed_prod", prod, factory, order=bil.groups.product_order)
+        elif self.product_route == "block":
+            self.prod_change = block_change
         else:
             self.products = PlainToTyped(prod.size, [(bil.out._plan, wide, None)], order_in=bil.groups.product_order)
         self.prod_units = []
@@ -102,8 +113,10 @@ class TypedBlock:
             flops += sum(d * 2 * m * 2 * mid.size for d, m in zip(mid.dims, mid.mults))
         prod = self.prod_layout
         if self.typed_products:
-            kernels += 2 * len(prod.types)
-            flops += prod.size * prod.size + sum(d * rows * width for d, (rows, width) in zip(prod.dims, self.products.operands))
+            block = self.product_route == "block"
+            kernels += (self.prod_change.kernels if block else len(prod.types)) + len(prod.types)
+            flops += (self.prod_change.flops if block else prod.size * prod.size)
+            flops += sum(d * rows * width for d, (rows, width) in zip(prod.dims, self.products.operands))
         else:
             kernels += 2
             flops += prod.size * self.products.width

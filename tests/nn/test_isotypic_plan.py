@@ -188,19 +188,22 @@ def test_merged_real_types_give_the_same_map(name, data):
     assert torch.allclose(out @ p_out.T, x @ layer.weight().detach().T, atol=1e-10, rtol=0)
 
 
-@pytest.mark.parametrize("name, ch", [("O3", 96), ("SO2", 64), ("O2", 96)])
+@pytest.mark.parametrize("name, ch", [("O3", 384), ("SO2", 64), ("O2", 96)])
 def test_typed_emlp_product_routes_match_the_assembled_model(name, ch):
-    """Both routes of the bilinear products (changed to typed coordinates, or mapped from plain ones) give the assembled function."""
+    """Every route of the bilinear products (changed to typed coordinates densely or component by component, or mapped
+    from plain coordinates) gives the assembled function."""
     G = GROUPS[name]
     V = cn.V(G)
     torch.manual_seed(3)
     typed = cn.nn.EMLP(5 * V**0 + 5 * V, V**2 + V, group=G, ch=ch, num_layers=2, plan="isotypic", dtype=torch.float64)
     routes = {block.typed_products for block in typed._typed.blocks}
+    kinds = {block.product_route for block in typed._typed.blocks}
+    assert kinds == ({"dense"} if name == "O3" else {"plain", "block"})  # the three routes of the products
     assembled = cn.nn.EMLP(5 * V**0 + 5 * V, V**2 + V, group=G, ch=ch, num_layers=2, plan="assembled", dtype=torch.float64)
     assembled.load_state_dict(typed.state_dict())
     x = torch.randn(9, typed.rep_in.size, dtype=torch.float64)
     assert torch.allclose(typed(x), assembled(x), atol=1e-10, rtol=0)
-    if name != "O3":  # O(3) at ch 96 maps its 48 products per type in both blocks; the others take both routes
+    if name != "O3":  # O(3) at ch 384 maps its 48 products per type in both blocks; the others take two routes
         assert routes == {True, False}
     else:
         assert routes == {True}
