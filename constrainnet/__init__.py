@@ -11,7 +11,9 @@ Example:
     1
 """
 
-from . import datasets, groups, nn, reps, solver, symmetry, testing, train
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .errors import (
     ConstrainnetError,
     DeviceError,
@@ -22,8 +24,41 @@ from .errors import (
     RepMismatchError,
     SolverError,
 )
-from .reps import PseudoScalar, Rep, Scalar, T, V
-from .solver import cache_clear, equivariant_basis, equivariant_projector
+
+if TYPE_CHECKING:  # the names below are imported on first use (see __getattr__)
+    from . import datasets, groups, nn, reps, solver, symmetry, testing, train
+    from .reps import PseudoScalar, Rep, Scalar, T, V
+    from .solver import cache_clear, equivariant_basis, equivariant_projector
+
+# Submodules and names imported on first access (PEP 562), so that
+# ``import constrainnet`` (and the command's ``--version`` and ``--help``)
+# does not pay for numpy, scipy and torch until something needs them.
+_SUBMODULES = ("datasets", "groups", "nn", "reps", "solver", "symmetry", "testing", "train")
+_NAMES = {
+    "Rep": "reps",
+    "V": "reps",
+    "T": "reps",
+    "Scalar": "reps",
+    "PseudoScalar": "reps",
+    "equivariant_basis": "solver",
+    "equivariant_projector": "solver",
+    "cache_clear": "solver",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
+    if name in _NAMES:
+        value = getattr(importlib.import_module(f".{_NAMES[name]}", __name__), name)
+        globals()[name] = value  # later lookups skip this function
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_SUBMODULES) | set(_NAMES))
+
 
 __version__ = "0.1.0"
 

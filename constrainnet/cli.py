@@ -12,7 +12,8 @@ Group names and rep expressions are parsed by :mod:`constrainnet.parse`
 group, a bad expression, a bad option; one line on stderr, no traceback), 1
 when the work itself fails (e.g. a basis too large to solve). The torch
 modules, datasets and training loop are imported only by ``demo`` and
-``train``, so ``basis`` starts fast.
+``train``, and numpy, scipy and the solver only by a command that runs, so
+``--version``, ``--help`` and usage errors answer without importing them.
 
 Example:
     >>> from constrainnet.cli import main
@@ -30,17 +31,23 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import time
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from . import __version__
 from .errors import ConstrainnetError, ParseError
-from .groups import Group
-from .parse import parse_group, parse_rep
-from .solver.strategy import STRATEGIES
+
+if TYPE_CHECKING:
+    from .groups import Group
 
 __all__ = ["main", "build_parser", "TASKS"]
+
+#: The solver strategies ``basis --strategy`` accepts (those of
+#: :data:`constrainnet.solver.strategy.STRATEGIES`, named here so that parsing
+#: the command line imports no solver; a test keeps the two equal).
+STRATEGY_NAMES = ("dense", "orbit", "block", "product", "iterative")
 
 #: ``constrainnet train`` tasks: name -> dataset class name in :mod:`constrainnet.datasets`.
 TASKS = {"dipole": "Dipole", "o5": "O5Synthetic", "inertia": "Inertia", "particles": "ParticleInteraction"}
@@ -102,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     basis.add_argument("rep", help="a rep expression over V, e.g. 'V**2 >> V' or '(5*V**0 + 5*V) >> V'")
     basis.add_argument("--group", default="SO(3)", help=f"{group_help} (default: SO(3))")
     basis.add_argument(
-        "--strategy", choices=list(STRATEGIES), default=None, help="force a solver strategy (default: by structure)"
+        "--strategy", choices=list(STRATEGY_NAMES), default=None, help="force a solver strategy (default: by structure)"
     )
     basis.add_argument(
         "--explain", action="store_true", help="show the strategy, the blocks or orbits found and the time per stage"
@@ -177,6 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         The exit status: 0 on success, 2 for a usage error, 1 when the work fails.
     """
     parser = build_parser()
+    argv = _rep_after_double_dash(list(sys.argv[1:] if argv is None else argv))
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse has printed usage or help
@@ -193,6 +201,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail("interrupted", 130)
 
 
+# A rep expression that starts with a minus sign ("-3*V", "-(V + V)"): argparse
+# would read it as an unknown option (only plain negative numbers pass).
+_NEGATIVE_EXPRESSION = re.compile(r"^-\s*[\d(A-Za-z]")
+# Options of ``basis`` that take a value (the value is never the rep).
+_VALUED_OPTIONS = ("--group", "--strategy", "--plot")
+
+
+def _rep_after_double_dash(argv: list[str]) -> list[str]:
+    """``basis``'s argv with a rep that starts with ``-`` moved behind ``--``, where argparse reads it as positional."""
+    if "basis" not in argv or "--" in argv:
+        return argv
+    start = argv.index("basis") + 1
+    for k in range(start, len(argv)):
+        text = argv[k]
+        known = text.split("=", 1)[0] in _VALUED_OPTIONS or text in ("--explain", "--decompose", "-h", "--help")
+        if not known and _NEGATIVE_EXPRESSION.match(text) and argv[k - 1] not in _VALUED_OPTIONS:
+            return argv[:k] + argv[k + 1 :] + ["--", text]
+    return argv
+
+
 def _fail(message: Any, status: int) -> int:
     text = " ".join(str(message).split())  # one line, whatever the message
     print(f"constrainnet: error: {text}", file=sys.stderr)
@@ -201,6 +229,7 @@ def _fail(message: Any, status: int) -> int:
 
 # -- basis -----------------------------------------------------------------------
 def _cmd_basis(args: argparse.Namespace) -> int:
+    from .parse import parse_group, parse_rep
     from .solver import equivariant_basis, select_strategy
 
     G = parse_group(args.group)
@@ -261,6 +290,7 @@ def _task_data(
 ) -> tuple[Any, Any, Group, Any, Any]:
     """Train and test sets of ``task``, the group, and its reps bound to the chosen group."""
     from . import datasets
+    from .parse import parse_group, parse_rep
 
     cls = getattr(datasets, TASKS[task])
     train, test = cls(n_train, seed=seed), cls(n_test, seed=seed + 1)

@@ -455,4 +455,7 @@ class _RepGrammar:
                 return PseudoScalar(self.G)
             where = f"at position {tok.pos} of {p.text!r}"
             raise ParseError(f"unknown name {tok.text!r} {where}; expected {_REP_NAMES}", p.text, tok.pos)
+        if tok.text == "-":
+            where = f"at position {tok.pos} of {p.text!r}"
+            raise ParseError(f"a rep has no negative multiples or minus sign {where}; expected {_REP_NAMES}, found '-'", p.text, tok.pos)
         raise p.error(_REP_NAMES)
