@@ -3,13 +3,19 @@
 A :class:`Group` is its discrete generators and a basis of its Lie algebra;
 the named families build those for the usual groups of physics, chemistry and
 vision. ``G1 * G2`` is a direct product and :class:`Subgroup` a checked subgroup.
+Finite permutation groups have exact orders and uniform samples from their
+stabiliser chain (:class:`StabilizerChain`, Schreier–Sims).
 """
 
 from .base import Group
+from .classical import GL, SL, SU, Sp, U, realify, symplectic_form
 from .embeddings import o2_in_o3
 from .families import LORENTZ_METRIC, C, D, Lorentz, O, P4M, S, SO, Trivial, Z
+from .lorentz import O13, SO13, SO13p
 from .limits import MAX_DIMENSION, MAX_GENERATOR_ENTRIES, MAX_IMAGE_SIZE, MAX_ORTHOGONAL_N
 from .product import ProductGroup
+from .puzzles import CUBE_FACES, Cube, Rot90, RubiksCube
+from .schreier_sims import StabilizerChain
 from .subgroup import Subgroup
 
 __all__ = [
@@ -26,6 +32,21 @@ __all__ = [
     "O",
     "Lorentz",
     "LORENTZ_METRIC",
+    "SO13p",
+    "SO13",
+    "O13",
+    "GL",
+    "SL",
+    "Sp",
+    "U",
+    "SU",
+    "realify",
+    "symplectic_form",
+    "Rot90",
+    "Cube",
+    "CUBE_FACES",
+    "RubiksCube",
+    "StabilizerChain",
     "o2_in_o3",
     "MAX_DIMENSION",
     "MAX_ORTHOGONAL_N",

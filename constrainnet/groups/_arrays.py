@@ -62,7 +62,8 @@ def as_real_array(
         if np.any(arr.imag != 0):
             raise error(
                 f"{what}: expected real float matrices, got complex dtype {arr.dtype} with non-zero "
-                "imaginary parts (complex groups are not supported)"
+                "imaginary parts (complex groups are not supported: realify complex matrices with "
+                "constrainnet.groups.realify, or use the realified U(n) and SU(n))"
             )
         arr = np.asarray(arr.real, dtype=np.float64)
     if not np.isfinite(arr).all():

@@ -18,6 +18,7 @@ from ._arrays import (
     permutations_of,
 )
 from .limits import check_dimension
+from .schreier_sims import StabilizerChain
 
 __all__ = ["Group", "DEFAULT_MAX_ORDER"]
 
@@ -113,6 +114,7 @@ class Group:
         self._name = name
         self._elements: np.ndarray | None = None
         self._perm_elements: np.ndarray | None = None
+        self._chain: StabilizerChain | None = None
         if gens is None and perms is None:
             self._gens = gens = as_generator_stack(None, "discrete_generators", d)
         k = len(perms) if perms is not None else len(gens)
@@ -194,12 +196,43 @@ class Group:
     # -- finite groups -------------------------------------------------------
     @property
     def order(self) -> int:
-        """The number of elements of a finite group.
+        """The number of elements of a finite group, an exact Python int.
+
+        A permutation group's order comes from its stabiliser chain
+        (Schreier–Sims, :meth:`stabilizer_chain`), without enumerating it, so
+        it is exact however large (``RubiksCube().order`` is
+        43252003274489856000); other finite groups are enumerated.
 
         Raises:
-            GroupError: for a continuous group, or a finite one too large to enumerate.
+            GroupError: for a continuous group, or a finite group of
+                non-permutation matrices too large to enumerate.
         """
+        if self.is_permutation:
+            return self.stabilizer_chain().order
         return len(self._enumerate(DEFAULT_MAX_ORDER))
+
+    def stabilizer_chain(self) -> StabilizerChain:
+        """The stabiliser chain (Schreier–Sims) of a finite permutation group, built once.
+
+        Returns:
+            A :class:`~constrainnet.groups.schreier_sims.StabilizerChain`:
+            exact order, membership by sifting and uniform random elements.
+
+        Raises:
+            GroupError: the group is not a finite group of permutation matrices.
+
+        Example:
+            >>> from constrainnet.groups import S
+            >>> S(5).stabilizer_chain().orbit_sizes
+            (5, 4, 3, 2)
+        """
+        if not self.is_permutation:
+            raise GroupError(f"{self!r}: expected a finite group of permutation matrices for a stabiliser chain")
+        chain = getattr(self, "_chain", None)
+        if chain is None:
+            perms = self._perms if self._perms is not None else np.zeros((0, self._d), dtype=np.int64)
+            chain = self._chain = StabilizerChain(perms, self._d)
+        return chain
 
     def elements(self, max_order: int = DEFAULT_MAX_ORDER) -> np.ndarray:
         """All elements of a finite group, by closure of the generators.
@@ -275,7 +308,7 @@ class Group:
                 p = permutations_of(g[None])
                 if p is None:
                     return False
-                return any(np.array_equal(p[0], q) for q in self._enumerate(DEFAULT_MAX_ORDER))
+                return self.stabilizer_chain().contains(p[0])
             key = _element_key(g)
             return any(_element_key(e) == key for e in self.elements())
         try:
@@ -327,6 +360,8 @@ class Group:
                 elems = self._enumerate(DEFAULT_MAX_ORDER)
                 e = elems[rng.integers(len(elems))]
                 return np.eye(self._d)[e] if e.ndim == 1 else np.array(e)
+            if self.is_permutation:  # too large to enumerate: uniform through the stabiliser chain
+                return np.eye(self._d)[self.stabilizer_chain().random_elements(1, rng)[0]]
             g = self._random_word(rng)
         if len(self._lie):
             coef = rng.standard_normal(len(self._lie))
@@ -334,6 +369,8 @@ class Group:
         return g
 
     def _finite_small(self) -> bool:
+        if self.is_permutation:
+            return self.order <= DEFAULT_MAX_ORDER
         try:
             self._enumerate(DEFAULT_MAX_ORDER)
         except GroupError:
@@ -396,12 +433,13 @@ class Group:
         return ProductGroup(self, other)
 
     def __getstate__(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k not in ("_elements", "_perm_elements")}
+        return {k: v for k, v in self.__dict__.items() if k not in ("_elements", "_perm_elements", "_chain")}
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         self._elements = None
         self._perm_elements = None
+        self._chain = None
 
 
 def _as_float(value: Any, what: str) -> np.ndarray:
