@@ -25,6 +25,7 @@ import constrainnet as cn
 from constrainnet.groups import (
     LORENTZ_METRIC,
     C,
+    Cube,
     D,
     Group,
     Lorentz,
@@ -154,6 +155,11 @@ def _translations_in_p4m(G: Group) -> Group:
     return Subgroup(G, discrete_generators=[right, down], name=f"T<P4M({n})")
 
 
+def _quarter_turns_in_cube(G: Group) -> Group:
+    """C4: the quarter turns of the cube about its F face (faces U, F, R, B, L, D)."""
+    return Subgroup(G, discrete_generators=[perm_matrix([4, 1, 0, 3, 5, 2])], name="C4<Cube")
+
+
 def _c4_x_s3_sub(G: Group) -> Group:
     return Subgroup(
         G,
@@ -180,6 +186,7 @@ FINITE = (
     Entry("S3", lambda: S(3), _swap_in_s, True, 6),
     Entry("S4", lambda: S(4), _cycle_in_s, True, 24),
     Entry("P4M3", lambda: P4M(3), _translations_in_p4m, True, 72),
+    Entry("Cube", lambda: Cube(), _quarter_turns_in_cube, True, 24),
     Entry("C4xS3", lambda: C(4) * S(3), _c4_x_s3_sub, True, 24),
 )
 
