@@ -123,7 +123,7 @@ class CopyGroups:
     products of group k are its coordinates (i, j) at ``offset_k + i·s_k + j``.
 
     Attributes:
-        order: (|mid|,) the copy-major position of each rep_mid coordinate.
+        order: ``(|mid|,)`` the copy-major position of each rep_mid coordinate.
         sizes: coordinates per group.
         members: per group, the (rep, offset in the group) of its components.
         rep_product: ⊕_k group_k ⊗ group_k as a sum over component pairs, k, c₁, c₂ in that order.
@@ -175,7 +175,7 @@ class CopyGroups:
         self._on: dict[tuple, tuple[torch.Tensor, ...]] = {}
 
     def _indices(self, like: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """(left index, right index, one-hot left (P, |mid|), one-hot right) on ``like``'s device, in its dtype."""
+        """(left index, right index, one-hot left ``(P, |mid|)``, one-hot right) on ``like``'s device, in its dtype."""
         key = (like.device, like.dtype)
         if key not in self._on:
             left, right = self.left_index.to(like.device), self.right_index.to(like.device)
@@ -184,7 +184,7 @@ class CopyGroups:
         return self._on[key]
 
     def products(self, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        """The products of u and v (copy-major, shape (*, |mid|)) group by group: (*, Σ_k s_k²); differentiable.
+        """The products of u and v (copy-major, shape ``(*, |mid|)``) group by group: ``(*, Σ_k s_k²)``; differentiable.
 
         Two column gathers and one multiplication (their backward scatters
         into the few columns of u and v).
@@ -202,7 +202,7 @@ class CopyGroups:
         """Write ∂L/∂u and ∂L/∂v (2-D, copy-major) into ``out_u``, ``out_v`` from ∂L/∂products.
 
         ∂u_i = Σ_{t: left[t] = i} ∂p_t v_right[t] as a product with the one-hot
-        (P, |mid|) matrix of left (a sum in a fixed order, no scattered
+        ``(P, |mid|)`` matrix of left (a sum in a fixed order, no scattered
         accumulation), and the same for v.
         """
         u_left, v_right = saved
@@ -247,8 +247,8 @@ class BiLinear(CachedAssembly):
         ValueError: an unknown pairing.
 
     Shape:
-        - Input: (*, rep_in.size)
-        - Output: (*, rep_out.size)
+        - Input: ``(*, rep_in.size)``
+        - Output: ``(*, rep_out.size)``
 
     Example:
         >>> import torch, constrainnet as cn

@@ -4,14 +4,14 @@ A map W : V → V of the image rep of P4M(n) commutes with the translations,
 so W[o, i] depends only on the displacement i − o (mod n per axis): it is a
 circular convolution with a kernel K, W[o, i] = K[i − o]. Commuting with the
 point group D4 as well makes K constant on the D4 orbits of displacements, so
-with the orbit basis K[δ] = c_{orbit(δ)} / sqrt(n² |D4 δ|). Between m and n
+with the orbit basis :math:`K[δ] = c_{orbit(δ)} / \sqrt{n^2 |D_4 δ|}`. Between m and n
 copies of V (channels), W is the multi-channel convolution
 
 .. math::
     y_p[o] = \sum_q \sum_\delta K_{pq}[\delta]\, x_q[o + \delta],
 
 which ``torch.nn.functional.conv2d`` computes (a cross-correlation, as here)
-after circular padding, at a cost of n²·|window| per channel pair instead of
+after circular padding, at a cost of :math:`n^2 |window|` per channel pair instead of
 the n⁴ of a dense matrix. Windows of ``FFT_MIN_KERNEL`` or more per side (up to
 the whole n×n torus of a layer without ``support``) go through the Fourier
 transform instead: by the correlation theorem ŷ_p = Σ_q conj(K̂_pq) x̂_q per
@@ -84,7 +84,7 @@ def kernel_grid(n: int, displacements: np.ndarray) -> KernelGrid:
         displacements: flat displacements (δ_r mod n)·n + (δ_c mod n) the kernel must hold.
 
     Returns:
-        A :class:`KernelGrid`: odd side 2h + 1 with h the largest |δ| per axis
+        A :class:`KernelGrid`: odd side 2h + 1 with h the largest :math:`|δ|` per axis
         (displacements taken in (−n/2, n/2]); or the whole n×n torus (side n,
         padding n//2 before) when that is smaller.
 

@@ -56,8 +56,8 @@ class EMLPBlock(CachedAssembly):
         device, dtype: of the parameters.
 
     Shape:
-        - Input: (*, rep_in.size)
-        - Output: (*, rep_out.size)
+        - Input: ``(*, rep_in.size)``
+        - Output: ``(*, rep_out.size)``
 
     Example:
         >>> import torch, constrainnet as cn
@@ -234,8 +234,8 @@ class EMLP(nn.Module):
             dtype or device than the model's (see :class:`Linear`).
 
     Shape:
-        - Input: (*, rep_in.size)
-        - Output: (*, rep_out.size)
+        - Input: ``(*, rep_in.size)``
+        - Output: ``(*, rep_out.size)``
 
     Example:
         >>> import torch, constrainnet as cn

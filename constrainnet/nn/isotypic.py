@@ -11,7 +11,7 @@ with J_{k,u} the ``units`` of type k (c = 1, 2 or 4 of them: the identity, and
 for complex or quaternionic types the rest of the commutant of π_k) and
 M_{k,u} free (m_b,k × m_a,k) matrices. So the map costs one matrix product
 per type, Σ_k c_k m_b,k m_a,k d_k multiply-adds per sample instead of
-|a|·|b|.
+:math:`|a| \cdot |b|`.
 
 :class:`TypedLayout` fixes how a rep's features are held per type: one tensor
 (batch, d_k, m_k) per type k (contiguous, so that (batch·d_k, m_k) is a plain
@@ -178,7 +178,7 @@ class TypedLayout:
         """(size,) the flat typed position of each changed coordinate, in the rep's coordinate order.
 
         Changed coordinate (component j, copy p, column i of its U) sits at rep
-        coordinate offset_j + p·|c_j| + i before the change.
+        coordinate :math:`offset_j + p |c_j| + i` before the change.
         """
         out = np.empty(self.size, dtype=np.int64)
         for comp, pieces, slots in zip(self.components, self.pieces, self.slots):
@@ -289,8 +289,10 @@ class TypedMaps:
             with rows c_k·m_a,k (width 0 when no map has an output of type k).
         columns: per input type k and map s, (start, stop) of map s's columns in R_k
             (its output type's m_b), or None when map s has no output of type k.
-        sums: the (forward, backward) sparse maps from the maps' coefficient
-            vectors (concatenated, map after map) to the operands flattened one after the other.
+
+    Its :attr:`sums` are the (forward, backward) sparse maps from the maps'
+    coefficient vectors (concatenated, map after map) to the operands flattened
+    one after the other.
     """
 
     def __init__(self, layout_in: TypedLayout, maps: Sequence[tuple[LinearPlan, TypedLayout]]) -> None:
@@ -399,7 +401,7 @@ def _map_terms(plan: LinearPlan, lin: TypedLayout, lout: TypedLayout, s: int, co
 
 
 class PlainToTyped:
-    r"""One matrix A (|in|, W) from plain input coordinates to several maps' typed outputs (and plain ones).
+    r"""One matrix A ``(|in|, W)`` from plain input coordinates to several maps' typed outputs (and plain ones).
 
     ``x A`` gives, for map s and output type k, the (batch, d_k·m_k) region
     ``regions[s][k]`` (entry e·m_k + slot) of its typed output, and for a map
@@ -445,12 +447,12 @@ class PlainToTyped:
         self.terms = _cat_terms(dest, src, val)
 
     def split(self, flat: torch.Tensor) -> list[torch.Tensor]:
-        """[A] as a (|in|, W) view of the flat vector."""
+        """[A] as a ``(|in|, W)`` view of the flat vector."""
         return [flat.view(self.operands[0])]
 
 
 class TypedToPlain:
-    r"""Per input type k a matrix A_k (d_k·m_k, |out|): y = Σ_k T_k (batch, d_k·m_k) A_k, the output in plain coordinates.
+    r"""Per input type k a matrix A_k ``(d_k·m_k, |out|)``: y = Σ_k T_k ``(batch, d_k·m_k)`` A_k, the output in plain coordinates.
 
     Args:
         layout_in: typed layout of the input.

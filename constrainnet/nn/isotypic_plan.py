@@ -9,8 +9,8 @@ fixed sparse map) and changes the result back. Its coefficients, ``weight()``,
 canonical basis): a state dict saved by either loads into the other.
 
 Cost: the product per type does Σ_k c_k m_in,k m_out,k d_k multiply-adds per
-sample instead of |in|·|out|, but changing the input and output of a layer
-with plain (standard-basis) features densely costs |in|² + |out|² ≥ 2 |in|·|out|
+sample instead of :math:`|in| \cdot |out|`, but changing the input and output of a layer
+with plain (standard-basis) features densely costs :math:`|in|^2 + |out|^2 \ge 2 |in| \cdot |out|`
 more, so the cost model never prefers this plan for a standalone layer
 (``plan="auto"`` keeps the assembled one); it pays where features stay typed
 from one layer to the next, as in :class:`~constrainnet.nn.EMLP`, whose
@@ -69,7 +69,7 @@ class IsotypicPlan(LinearPlanBase):
 
     @classmethod
     def cost(cls, rep_in: Rep, rep_out: Rep, support: Any = None, batch: int = REFERENCE_BATCH) -> float | None:
-        """At least the dense changes of basis in and out (forward and backward): 6·batch·(|in|² + |out|²) flops, + 6 kernels.
+        """At least the dense changes of basis in and out (forward and backward): :math:`6 batch (|in|^2 + |out|^2)` flops, + 6 kernels.
 
         Declines (None) with a support, above ``TYPED_DENSE_MAX_SIZE`` coordinates, and for reps
         with permutation components larger than a scalar (the orbit and assembled plans keep

@@ -74,15 +74,15 @@ class Linear(CachedAssembly):
             (``"assembled"``, ``"orbit"``, ...).
 
     Shape:
-        - Input: (*, rep_in.size)
-        - Output: (*, rep_out.size)
+        - Input: ``(*, rep_in.size)``
+        - Output: ``(*, rep_out.size)``
 
     Attributes:
         plan: the plan object; ``plan.name`` its name.
         coefficients: (num_coefficients,) the coefficients C of all block pairs
             with r > 0, pair after pair, each pair's (r, n, m) in C order
             (:meth:`pair_coefficients` gives them as views), initialised
-            U(-s, s) with s = sqrt(|b| / Σ_a m_a r_ab), so that for unit-variance
+            U(-s, s) with ``s = sqrt(|b| / Σ_a m_a r_ab)``, so that for unit-variance
             inputs every output has variance 1/3, as with ``torch.nn.Linear``'s
             default initialisation.
         bias_coefficients: (r_out,) coefficients of the bias in the invariant

@@ -67,8 +67,8 @@ class GatedNonlinearity(nn.Module):
         DeviceError: an input on another device than the buffers, or an unknown ``device``.
 
     Shape:
-        - Input: (*, gated(rep).size)
-        - Output: (*, rep.size)
+        - Input: ``(*, gated(rep).size)``
+        - Output: ``(*, rep.size)``
 
     Example:
         >>> import torch, constrainnet as cn
@@ -200,8 +200,8 @@ class NormNonlinearity(nn.Module):
         DeviceError: an input on another device than β, or an unknown ``device``.
 
     Shape:
-        - Input: (*, rep.size)
-        - Output: (*, rep.size)
+        - Input: ``(*, rep.size)``
+        - Output: ``(*, rep.size)``
 
     Example:
         >>> import torch, constrainnet as cn

@@ -2,14 +2,14 @@ r"""The orbit plan of :class:`~constrainnet.nn.Linear`: orbit bases by gathers, 
 
 ``Linear(..., plan="orbit")`` (chosen by ``plan="auto"`` for a support, image
 reps of ``P4M(n)`` and large orbit bases; see :mod:`constrainnet.nn.linear_plans`)
-never forms a dense (r, |b|, |a|) basis:
+never forms a dense ``(r, |b|, |a|)`` basis:
 
 - pairs between image reps become one multi-channel circular ``conv2d``, its
   kernel K = C E gathered from the coefficients C by a fixed (r, k²) matrix
   E (:mod:`constrainnet.nn.conv`);
 - the other pairs (scalars to images, images to scalars, any other rep)
   are gathered into small dense weights from their orbit labels, W[o, i] =
-  c[orbit(o, i)] / sqrt(|orbit|), by one ``embedding_bag`` per weight
+  ``c[orbit(o, i)] / sqrt(|orbit|)``, by one ``embedding_bag`` per weight
   (:class:`~constrainnet.nn.assembly.SparseSum`): W_1 for the rows of image
   outputs and the columns of the other inputs, W_2 for the other rows.
 

@@ -91,7 +91,7 @@ class BlockTypedChange:
 
     For a sum of many small components (the bilinear products of a d = 2 group:
     675 coordinates in 48 components of at most 64) this does Σ copies·n² multiply-adds
-    per sample instead of |rep|²: per distinct component one gather and one product,
+    per sample instead of :math:`|rep|^2`: per distinct component one gather and one product,
     then one gather into the typed order.
 
     Args: as :class:`TypedChange` (``order``: outside column of each rep coordinate).
@@ -184,7 +184,7 @@ class TypedAffine:
         owner: the module holding the parameters and the buffers (a :class:`Float64Buffers`).
         prefix: buffer name prefix.
         layout_in: typed layout of the input.
-        maps: per map, (plan, layout_out, bias basis Q (|out|, r) or None).
+        maps: per map, (plan, layout_out, bias basis Q ``(|out|, r)`` or None).
         factory: device and dtype of the buffers.
 
     The coefficients of the maps are one slice of the owner's flat vector (map
@@ -290,7 +290,7 @@ def _scatter_bias(bias: torch.Tensor, slots: list[tuple[int, int, int]], columns
 
 
 class PlainAffine:
-    r"""Equivariant affine maps that read plain input (batch, |in|): one product x A for all of them.
+    r"""Equivariant affine maps that read plain input ``(batch, |in|)``: one product x A for all of them.
 
     Args:
         owner, prefix, factory: as :class:`TypedAffine`.
@@ -300,7 +300,7 @@ class PlainAffine:
         extra: further operands gathered by the same sparse map (their coefficients after the maps').
 
     :meth:`apply` gives per map {type index: (batch, d, m) view} for a typed
-    output, {None: (batch, |out|) view} for a plain one (see
+    output, ``{None: (batch, |out|) view}`` for a plain one (see
     :class:`~constrainnet.nn.isotypic.PlainToTyped`).
     """
 

@@ -131,7 +131,7 @@ class TypedBlock:
         return ops, prod_ops, bias
 
     def forward(self, block: Any, xs: Any, operands: tuple) -> list[torch.Tensor]:
-        """Typed input (one (batch, d, m) tensor per type; plain (batch, |in|) for the first block) → typed output."""
+        """Typed input (one (batch, d, m) tensor per type; plain ``(batch, |in|)`` for the first block) → typed output."""
         ops, prod_op, bias = operands
         if self.layout_in is None:
             batch, like = xs.shape[0], xs
@@ -326,7 +326,7 @@ def build_typed(layers: Sequence[Any], reps: Sequence[Any], rep_out: Any, plan: 
 
 
 def typed_forward(layers: Sequence[Any], typed: TypedModel, x: torch.Tensor) -> torch.Tensor:
-    """The EMLP's output from its typed forward; x (*, rep_in.size)."""
+    """The EMLP's output from its typed forward; x ``(*, rep_in.size)``."""
     first, last = layers[0], layers[-1]
     x2 = x.reshape(-1, x.shape[-1])
     if x2.shape[0] < typed.min_batch_now(x2.device.type):

@@ -15,7 +15,7 @@ discrete generators):
   the QR/SVD workspace of the fallback path, and the canonical form: 8·(c + 6)·N²;
 - orbit: the coordinate permutations, the graph of the generators, the labels
   and the sorted CSC indices: 8·(3k + 10)·N;
-- iterative: the Casimir eigensolves of the two halves (3·(|A|² + |B|²)),
+- iterative: the Casimir eigensolves of the two halves (:math:`3 (|A|^2 + |B|^2)`),
   the Gram matrix of the largest dense block, and the chunked certification
   vectors; the basis itself (N × r) is known only once solved;
 - block: the coordinate index of every copy (3 int64 per coordinate) plus the

@@ -2,7 +2,7 @@ r"""The iterative strategy: large reps of compact Lie groups, solved block by bl
 
 A leaf rep R (no direct sum inside) is a tensor product of atoms f₁ ⊗ … ⊗ f_k
 (a Hom ``a >> b`` is b ⊗ a*). Split the atoms into two halves of similar size,
-R = A ⊗ B; a vector w of R is a matrix W (|A| × |B|, row-major) and it is
+R = A ⊗ B; a vector w of R is a matrix W (:math:`|A| \times |B|`, row-major) and it is
 invariant exactly when W intertwines B and A:
 
     dρ_A(X) W + W dρ_B(X)ᵀ = 0,    ρ_A(h) W ρ_B(h)ᵀ = W.
@@ -11,7 +11,7 @@ For a group with a Lie algebra, orthogonal ρ and discrete generators that
 normalise the algebra (SO(n), O(n) and their subgroups and products), such a
 W commutes with the Casimirs (:mod:`constrainnet.solver.casimir`):
 W = Σ_λ U_A(λ) M_λ U_B(λ)ᵀ over the common Casimir eigenvalues λ, found by
-two eigensolves of size |A| and |B| (about sqrt(|R|) each). Inside each
+two eigensolves of size :math:`|A|` and :math:`|B|` (about :math:`\sqrt{|R|}` each). Inside each
 block a weight splitting (the eigenspaces of dρ(X)ᵀdρ(X) for one fixed
 algebra element X) leaves only the entries of M_λ between equal weights as
 unknowns, and the remaining equations on M_λ are solved densely for small
@@ -81,7 +81,7 @@ class IterativePlan:
     """How the iterative strategy splits a rep.
 
     Attributes:
-        sizes: (|A|, |B|), the sizes of the two halves.
+        sizes: ``(|A|, |B|)``, the sizes of the two halves.
         blocks: one (Casimir eigenvalue, rows, columns, unknowns) per common
             Casimir eigenspace: the block's M is rows × columns, of which
             ``unknowns`` entries remain after the weight split.

@@ -42,7 +42,7 @@ def check_window(n: int, k: Any) -> int:
 
 
 def window_displacements(n: int, k: int) -> np.ndarray:
-    r"""Flat displacements (δ_r mod n)·n + (δ_c mod n) of the k×k window |δ_r|, |δ_c| ≤ (k−1)/2, row-major.
+    r"""Flat displacements (δ_r mod n)·n + (δ_c mod n) of the k×k window :math:`|δ_r|, |δ_c| ≤ (k−1)/2`, row-major.
 
     Args:
         n: the image side.

@@ -10,7 +10,7 @@ only after it passes, on the generators of its rep's group:
   through the rep's structure (atom by atom for a tensor product, else
   ``rho_apply``/``drho_apply``; never a (size × size) matrix) and their sizes
   taken on the rep (so a generator scaled by 1e-13 is judged at its own scale);
-- orthonormality: |QᵀQ − I| ≤ :data:`ORTHONORMAL_ATOL` entrywise.
+- orthonormality: :math:`|Q^T Q - I|` ≤ :data:`ORTHONORMAL_ATOL` entrywise.
 
 Orbit bases (one entry per row, 1/sqrt(orbit size)) are checked on their
 labels: every coordinate in exactly one column, and the labels invariant

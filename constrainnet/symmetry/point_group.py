@@ -96,7 +96,7 @@ def point_group(points: Any, tol: float = POINT_GROUP_TOL) -> Subgroup:
     Cost: at most m₁ ⋯ m_r candidate tuples, m_k the number of points on
     the sphere of f_k (so ≤ nʳ, r ≤ 3, and far fewer after the Gram test),
     each checked on 8 probe points first and then in O(n log n); then
-    O(|G|²) to pick generators. 1000 points on a sphere take well under a
+    :math:`O(|G|^2)` to pick generators. 1000 points on a sphere take well under a
     second.
 
     Args:

@@ -44,7 +44,7 @@ def stabilizer(G: Group, x: Any, rep: Rep, tol: float = STABILIZER_TOL) -> np.nd
         tol: relative tolerance of the test.
 
     Returns:
-        (k, d, d) array of the fixing elements; k divides |G|.
+        (k, d, d) array of the fixing elements; k divides :math:`|G|`.
 
     Raises:
         GroupError: G is continuous (the stabilizer of a finite group only).
