@@ -62,13 +62,19 @@ def _batched_canonical_basis(phi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return phi @ (qp * signs[:, None, :]), pivots
 
 
-def batched_canonical_copies(copies: np.ndarray, units: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def batched_canonical_copies(copies: np.ndarray, units: np.ndarray, dims: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The canonical copies of B problems of one shape at once (each as :func:`~constrainnet.solver.isotypic.canonical_copies`).
+
+    Problems of smaller sizes ride in one batch padded with zeros: rows past
+    a problem's coordinates and columns past its dimension d (``dims``) are
+    zero in its copies (and in its units), take no pivot and stay zero.
 
     Args:
         copies: (B, m, N, d) m orthonormal copies of the type in each of B
             problems (the copies of one orbit, rows in increasing coordinate order).
-        units: (c, d, d) the type's commutant units.
+        units: (c, d, d) the type's commutant units, or (B, c, d, d) each problem's.
+        dims: (B,) each problem's dimension (≤ d, the rest of its columns
+            zero); None: all d. Only with c = 1.
 
     Returns:
         ``(chosen, pivots)``: (B, m, N, d) the re-chosen copies of each problem in
@@ -85,19 +91,26 @@ def batched_canonical_copies(copies: np.ndarray, units: np.ndarray) -> tuple[np.
         ([[0.6, 0.8], [0.0, 1.0]], [[0], [1]])
     """
     B, m, N, d = copies.shape
-    c = len(units)
-    bu = copies if c == 1 else np.matmul(copies[:, :, None], units).reshape(B, m * c, N, d)
+    c = units.shape[-3]
+    if dims is not None and c != 1:
+        raise ValueError("batched_canonical_copies: padded dimensions need a real type (c = 1)")
+    scale = np.full((B, 1, 1), float(d)) if dims is None else np.asarray(dims, dtype=np.float64).reshape(B, 1, 1)
+    if c == 1:
+        bu = copies
+    else:
+        per = units if units.ndim == 4 else np.broadcast_to(units, (B,) + units.shape)
+        bu = np.matmul(copies[:, :, None], per[:, None]).reshape(B, m * c, N, d)
     phi = np.swapaxes(bu[:, :, :, 0], 1, 2)  # (B, N, m c): the first columns, an orthonormal basis of F
     qc, pivots = _batched_canonical_basis(phi)
     r = np.swapaxes(phi, 1, 2) @ qc
     maps = np.swapaxes(r, 1, 2) @ bu.reshape(B, m * c, N * d)  # the copy through each canonical f, flattened
     if c == 1:
         # every copy through an f is kept: the Gram–Schmidt of the maps in order is a QR with a positive diagonal
-        q, rr = np.linalg.qr(np.swapaxes(maps, 1, 2) / np.sqrt(d))
+        q, rr = np.linalg.qr(np.swapaxes(maps, 1, 2) / np.sqrt(scale))
         diag = np.diagonal(rr, axis1=1, axis2=2)
         if (np.abs(diag) <= COPY_RTOL).any():
             raise SolverError(f"decompose: re-chose fewer copies of an irreducible than {m}")
-        chosen = np.swapaxes(q * (np.sign(diag) * np.sqrt(d))[:, None, :], 1, 2).reshape(B, m, N, d)
+        chosen = np.swapaxes(q * (np.sign(diag)[:, None, :] * np.sqrt(scale)), 1, 2).reshape(B, m, N, d)
         return chosen, pivots
     kept = np.zeros((B, m * c, N * d))  # kept copies times each unit, flattened (orthonormal in ⟨x, y⟩/d)
     count = np.zeros(B, dtype=np.int64)
@@ -121,7 +134,7 @@ def batched_canonical_copies(copies: np.ndarray, units: np.ndarray) -> tuple[np.
         slot = count[at]
         chosen[at, slot] = copy
         through[at, slot] = pivots[at, i]
-        images = np.matmul(copy[:, None], units).reshape(len(at), c, N * d)
+        images = np.matmul(copy[:, None], per[at]).reshape(len(at), c, N * d)
         kept[at[:, None], slot[:, None] * c + np.arange(c)] = images
         count[at] += 1
     if (count != m).any():

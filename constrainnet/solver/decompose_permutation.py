@@ -49,7 +49,8 @@ from ..errors import SolverError
 from ..reps import Rep
 from .decompose_orbit_copies import batched_canonical_copies
 from .decompose_orbits import orbit_classes, orbital_elements, orbits_of
-from .irreps import FINGERPRINT_ATOL, FINGERPRINT_SIZE, IrrepType, _fingerprint_elements, identify
+from .identify_batch import identify_many
+from .irreps import FINGERPRINT_ATOL, FINGERPRINT_SIZE, IrrepType, _fingerprint_elements
 from .isotypic import (
     ISO_RTOL,
     SCALAR_RTOL,
@@ -165,43 +166,76 @@ def _align_pieces(pieces: list[tuple[int, np.ndarray]], traces: np.ndarray, bloc
     Between wider pieces the intertwiner from a piece P on block B to a
     class's first piece P₁ on block A is Pᵀ Wⱼ[B, A] P₁: only blocks of the
     random elements ``ws`` (NUM_RANDOM, |R|, |R|) are multiplied.
+
+    Classes are formed in the order of their first pieces: the first piece
+    not yet placed opens a class, and every later unplaced piece of its
+    dimension and characters is tested against it at once (one batched
+    product, the pieces embedded in R's coordinates), so a piece joins the
+    first class it is isomorphic to, as when the pieces are taken one by one.
     """
-    classes: list[list[tuple[int, np.ndarray]]] = []
-    firsts: list[int] = []
-    images: list[np.ndarray | None] = []  # Wⱼ[:, A] P₁ / scaleⱼ (NUM_RANDOM, |R|, d) for each class's first piece
-    class_dim = np.zeros(len(pieces), dtype=np.int64)
-    class_traces = np.zeros((len(pieces), traces.shape[1]))
-    inverse_scales = 1.0 / np.array(scales)[:, None, None]
+    count = len(pieces)
+    dims = np.array([p.shape[1] for _, p in pieces], dtype=np.int64)
+    where = np.array([b for b, _ in pieces], dtype=np.int64)
     size = FINGERPRINT_SIZE
-    for at, (blk, p) in enumerate(pieces):
-        d = p.shape[1]
-        lo, hi = blocks[blk]
-        known = len(classes)
-        gap = np.abs(class_traces[:known] - traces[at])
-        close = (class_dim[:known] == d) & (gap[:, :size].max(axis=1, initial=0.0) <= FINGERPRINT_ATOL * d)
-        if d == 1:
-            close &= gap[:, size:].max(axis=1, initial=0.0) < 0.5
-        for k in np.flatnonzero(close).tolist():
-            if d == 1:
-                classes[k].append((blk, p))
-                break
-            ys = p.T @ images[k][:, lo:hi]  # (NUM_RANDOM, d, d)
-            norms = np.sqrt((ys * ys).sum(axis=(1, 2)))
-            j = int(np.argmax(norms))
-            if norms[j] <= ISO_RTOL:
-                continue
-            y = ys[j] * (np.sqrt(d) / norms[j])
-            if float(np.abs(y.T @ y - np.eye(d)).max()) > 1e-6:
-                raise SolverError(f"decompose: an intertwiner between two pieces is not a scaled rotation (d = {d})")
-            classes[k].append((blk, p @ y))
-            break
-        else:
-            images.append(ws[:, :, lo:hi] @ p * inverse_scales if d > 1 else None)
-            class_dim[known] = d
-            class_traces[known] = traces[at]
-            classes.append([(blk, p)])
-            firsts.append(at)
+    close = (dims[:, None] == dims[None]) & (
+        np.abs(traces[:, None, :size] - traces[None, :, :size]).max(axis=2, initial=0.0) <= FINGERPRINT_ATOL * dims[:, None]
+    )
+    lines = np.abs(traces[:, None, size:] - traces[None, :, size:]).max(axis=2, initial=0.0) < 0.5
+    close &= np.where(dims[:, None] == 1, lines, True)
+    inverse_scales = 1.0 / np.array(scales)[:, None, None]
+    placed = np.zeros(count, dtype=bool)
+    aligned: list[np.ndarray | None] = [None] * count
+    owner = np.full(count, -1, dtype=np.int64)
+    firsts: list[int] = []
+    embedded: dict[int, np.ndarray] = {}  # the pieces of one dimension on all of R's coordinates
+    slot = np.zeros(count, dtype=np.int64)  # a piece's index in its dimension's stack
+    for at in range(count):
+        if placed[at]:
+            continue
+        k = len(firsts)
+        firsts.append(at)
+        placed[at], owner[at], aligned[at] = True, k, pieces[at][1]
+        later = np.flatnonzero(close[at] & ~placed)
+        if not len(later):
+            continue
+        d = int(dims[at])
+        if d == 1:  # a line is its character
+            placed[later], owner[later] = True, k
+            for j in later.tolist():
+                aligned[j] = pieces[j][1]
+            continue
+        lo, hi = blocks[pieces[at][0]]
+        images = ws[:, :, lo:hi] @ pieces[at][1] * inverse_scales  # Wⱼ[:, A] P₁ / scaleⱼ (NUM_RANDOM, |R|, d)
+        if d not in embedded:
+            embedded[d] = _embedded(pieces, blocks, np.flatnonzero(dims == d), ws.shape[1], d, slot)
+        ys = np.swapaxes(embedded[d][slot[later]], 1, 2)[:, None] @ images[None]  # (n, NUM_RANDOM, d, d)
+        norms = np.sqrt((ys * ys).sum(axis=(2, 3)))
+        best = norms.argmax(axis=1)
+        top = norms[np.arange(len(later)), best]
+        iso = top > ISO_RTOL
+        if not iso.any():
+            continue
+        y = ys[iso, best[iso]] * (np.sqrt(d) / top[iso])[:, None, None]
+        if float(np.abs(np.swapaxes(y, 1, 2) @ y - np.eye(d)).max()) > 1e-6:
+            raise SolverError(f"decompose: an intertwiner between two pieces is not a scaled rotation (d = {d})")
+        for j, x in zip(later[iso].tolist(), y):
+            placed[j], owner[j], aligned[j] = True, k, pieces[j][1] @ x
+    classes: list[list[tuple[int, np.ndarray]]] = [[] for _ in firsts]
+    for j in range(count):
+        classes[owner[j]].append((int(where[j]), aligned[j]))
     return classes, firsts
+
+
+def _embedded(pieces: list[tuple[int, np.ndarray]], blocks: list[tuple[int, int]], members: np.ndarray, size: int,
+              d: int, slot: np.ndarray) -> np.ndarray:
+    """(len(members), size, d): the given pieces (all of dimension d) on all of R's coordinates; records each one's slot."""
+    out = np.zeros((len(members), size, d))
+    for i, j in enumerate(members.tolist()):
+        blk, x = pieces[j]
+        lo, hi = blocks[blk]
+        out[i, lo:hi] = x
+        slot[j] = i
+    return out
 
 
 def _certify(leaf: Rep, u: np.ndarray, column_orbit: np.ndarray, orbits: list[np.ndarray],
@@ -229,21 +263,24 @@ def _identify_classes(leaf: Rep, classes: list[list[tuple[int, np.ndarray]]], pr
                       blocks: list[tuple[int, int]], ws: np.ndarray, scales: list[float],
                       perms_r: np.ndarray) -> list[tuple[IrrepType, list[tuple[int, np.ndarray]]]]:
     """The type of each class of pieces (from its first piece, whose fingerprint is ``prints[k]``) and its
-    copies rotated onto the type's πₖ."""
-    G = leaf.G
-    found: list[tuple[IrrepType, list[tuple[int, np.ndarray]]]] = []
+    copies rotated onto the type's πₖ; all classes identified as one batch (:func:`~constrainnet.solver.identify_batch.identify_many`)."""
     inverse_scales = 1.0 / np.array(scales)[:, None, None]
-    for cls, fp in zip(classes, prints):
+    pis, cs, spans = [], [], []
+    for cls in classes:
         blk, p = cls[0]
         lo, hi = blocks[blk]
         d = p.shape[1]
-        pi_g = p.T @ p[perms_r[:, lo:hi] - lo]
+        pis.append(p.T @ p[perms_r[:, lo:hi] - lo])
         if d == 1:  # a real line: commutant ℝ
-            t, tmat = identify(G, pi_g, np.zeros((0, 1, 1)), 0.0, None, c=1, spanning=inverse_scales, prints=fp)
+            cs.append(1)
+            spans.append(inverse_scales)
         else:
             compressed = p.T @ ws[:, lo:hi, lo:hi] @ p
-            c = _commutant_dim(compressed, scales)
-            t, tmat = identify(G, pi_g, np.zeros((0, d, d)), 0.0, None, c=c, spanning=compressed * inverse_scales, prints=fp)
+            cs.append(_commutant_dim(compressed, scales))
+            spans.append(compressed * inverse_scales)
+    ids = identify_many(leaf.G, pis, cs, spans, prints)
+    found: list[tuple[IrrepType, list[tuple[int, np.ndarray]]]] = []
+    for cls, (t, tmat) in zip(classes, ids):
         if any(t is other for other, _ in found):
             raise SolverError(f"decompose: two classes of pieces of {leaf!r} were identified as one type {t!r}")
         found.append((t, [(b, x @ tmat) for b, x in cls]))
@@ -255,9 +292,12 @@ def _canonical_columns(n: int, found: list[tuple[IrrepType, list[tuple[int, np.n
     """U (n, n), the orbit of each of its columns, and ((type, multiplicity), ...): the copies of each type
     (held on the representative orbits' blocks) carried to every orbit of their class and re-chosen canonically.
 
-    Problems of one shape (and, for complex and quaternionic types, one type)
-    are solved as one batch; the copies of a type are ordered by the
-    coordinate their canonical basis vector is pivoted on.
+    The problems of real types with one multiplicity per orbit are solved
+    as one batch, padded with zeros to the largest orbit and dimension
+    (complex and quaternionic types: one batch per multiplicity, commutant
+    and dimension, each problem with its type's units); the copies of a
+    type are ordered by the coordinate their canonical basis vector is
+    pivoted on.
     """
     targets = [[i for i, r in enumerate(rep_of) if r == rep] for rep in reps]
     orders = [np.stack([np.argsort(maps[i]) for i in tg]) for tg in targets]
@@ -268,15 +308,37 @@ def _canonical_columns(n: int, found: list[tuple[IrrepType, list[tuple[int, np.n
             here = [x for b, x in copies if b == blk]
             if here:
                 batch = np.swapaxes(np.stack(here)[:, orders[blk]], 0, 1)  # (orbits, m, |O|, d)
-                key = batch.shape[1:] + ((len(t.units),) if len(t.units) == 1 else (k,))
+                c = len(t.units)
+                key = (batch.shape[1], 1) if c == 1 else (batch.shape[1], c, t.dim)  # real types: padded to one size
                 groups.setdefault(key, []).append((k, blk, batch))
-    solved = []  # per group: picked (B, m, |O|, d), the type and orbit of each problem, its coordinates, pivot coordinates
+    solved = []  # per (type, block): picked (B, m, |O|, d), the type and orbit of each problem, its coordinates, pivot coordinates
     for members in groups.values():
-        picked, through = batched_canonical_copies(np.concatenate([x for _, _, x in members]), found[members[0][0]][0].units)
-        kind = np.concatenate([np.full(len(x), k) for k, _, x in members])
-        orbit = np.concatenate([targets[blk] for _, blk, _ in members])
-        where = np.concatenate([rows[blk] for _, blk, _ in members])
-        solved.append((picked, kind, orbit, where, np.take_along_axis(where, through, axis=1)))
+        top_n = max(x.shape[2] for _, _, x in members)
+        top_d = max(x.shape[3] for _, _, x in members)
+        total = sum(len(x) for _, _, x in members)
+        m = members[0][2].shape[1]
+        padded = np.zeros((total, m, top_n, top_d))
+        dims = np.empty(total)
+        units = []
+        at = 0
+        for k, _, x in members:
+            padded[at : at + len(x), :, : x.shape[2], : x.shape[3]] = x
+            dims[at : at + len(x)] = x.shape[3]
+            units.append(np.broadcast_to(found[k][0].units, (len(x),) + found[k][0].units.shape))
+            at += len(x)
+        if len(found[members[0][0]][0].units) == 1:
+            picked, through = batched_canonical_copies(padded, np.ones((1, 1, 1)), dims)
+        else:
+            picked, through = batched_canonical_copies(padded, np.concatenate(units))
+        at = 0
+        for k, blk, x in members:
+            mine = slice(at, at + len(x))
+            at += len(x)
+            where = rows[blk]
+            solved.append((k, picked[mine, :, : x.shape[2], : x.shape[3]], np.full(len(x), k), np.asarray(targets[blk]),
+                           where, np.take_along_axis(where, through[mine], axis=1)))
+    solved.sort(key=lambda item: item[0])
+    solved = [item[1:] for item in solved]
     # the copies of all types in column order: by type, then by the coordinate of their pivot
     kinds = np.concatenate([np.repeat(kind, x.shape[1]) for x, kind, _, _, _ in solved])
     pivots = np.concatenate([piv.reshape(-1) for *_, piv in solved])

@@ -45,6 +45,7 @@ import scipy.linalg
 from ..errors import SolverError
 from ..groups import Group
 from .canonical import PIVOT_ATOL, canonical_basis
+from .cyclic import CYCLIC_RTOL, CYCLIC_SEED, EIGEN_JOIN_RTOL, MAX_WORD_LENGTH, cyclic_form  # noqa: F401 (re-exported)
 
 __all__ = [
     "IrrepType",
@@ -62,17 +63,8 @@ COMMUTANT_NAMES = {1: "real", 2: "complex", 4: "quaternionic"}
 # Irreducible pieces larger than this would need a dense (d² × d²) solve to be
 # matched to their type (4096 unknowns at 64): refused with a clear error.
 MAX_IRREP_DIM = 64
-# Seeds of the canonical group-algebra element and of the fingerprint elements:
-# fixed, so every process builds the same ones.
-CYCLIC_SEED = 20261204
+# Seed of the fingerprint elements: fixed, so every process builds the same ones.
 FINGERPRINT_SEED = 20261205
-# Words up to this length enter the canonical symmetric element S.
-MAX_WORD_LENGTH = 3
-# Eigenvalues of S closer than this (relative to its largest) are one eigenspace.
-EIGEN_JOIN_RTOL = 1e-8
-# In the cyclic basis, a new vector is kept when its residual after removing
-# the kept ones exceeds this fraction of its norm (generic residuals are O(1)).
-CYCLIC_RTOL = 1e-6
 # Singular values of the Hom constraints below this (relative to the largest,
 # at least 1) span the intertwiners; rounding puts them at ~1e-14.
 HOM_NULL_RTOL = 1e-8
@@ -200,94 +192,6 @@ def registry_clear() -> None:
     """Forget every type (decompositions cached before refer to the old ones: clear them too)."""
     with _LOCK:
         _REGISTRY.clear()
-
-
-# -- the cyclic form ---------------------------------------------------------------
-def cyclic_form(generators: list[np.ndarray], c: int) -> np.ndarray:
-    """The canonical orthonormal basis (d × d) of an irreducible piece given by its generator matrices.
-
-    Args:
-        generators: the piece's matrices π(h) and dπ(A), each (d, d), in a
-            fixed order (the group's discrete generators, then its Lie algebra).
-        c: the dimension of the piece's commutant (1, 2 or 4).
-
-    Returns:
-        An orthogonal (d, d) matrix B such that Bᵀ X B depends only on the
-        isomorphism class of the piece (see the module docstring).
-
-    Raises:
-        SolverError: no eigenspace of dimension c was found, or the cyclic
-            vectors do not span the piece (it is not irreducible).
-
-    Example:
-        >>> import numpy as np
-        >>> J = np.array([[0.0, -1.0], [1.0, 0.0]])
-        >>> B = cyclic_form([J], 2)
-        >>> np.allclose(B.T @ J @ B, J)
-        True
-    """
-    d = generators[0].shape[0] if generators else 1
-    if d == 1 and c == 1:
-        return np.ones((1, 1))  # the one unit vector of a line (what the rule below gives, without the words)
-    gens = np.asarray(generators, dtype=np.float64).reshape(len(generators), d, d)
-    s = np.zeros((d, d))
-    magnitude = 0.0  # Σ |coefficient| · |word|: the size of S before cancellations (rounding is relative to it)
-    v0 = None
-    words = gens
-    for length in range(1, MAX_WORD_LENGTH + 1):
-        if length > 1:  # the words of this length in lexicographic order: each word of length − 1 times each generator
-            words = np.matmul(words[:, None], gens[None]).reshape(-1, d, d)
-        coef = _cyclic_coefficients(len(generators), length)
-        s = s + (coef @ (words + np.swapaxes(words, 1, 2)).reshape(len(words), d * d)).reshape(d, d)
-        magnitude += float(np.abs(coef) @ np.abs(words).max(axis=(1, 2))) if len(words) else 0.0
-        values, vecs = np.linalg.eigh(s)
-        # the first eigenspace of dimension c (eigenvalues closer than EIGEN_JOIN_RTOL · magnitude are one)
-        edges = np.concatenate([[0], np.flatnonzero(np.diff(values) > EIGEN_JOIN_RTOL * max(magnitude, 1e-300)) + 1, [d]])
-        fits = np.flatnonzero(np.diff(edges) == c)
-        if len(fits):
-            v0 = vecs[:, edges[fits[0]]]
-        if v0 is not None or not generators:
-            break
-    if v0 is None:
-        if d == c:
-            v0 = np.eye(d)[:, 0]
-        else:
-            raise SolverError(f"cyclic form: expected an eigenspace of dimension {c} of the canonical element, got none (d = {d})")
-    basis = np.zeros((d, d))  # row i: the i-th cyclic vector
-    basis[0] = v0 / np.sqrt(v0 @ v0)
-    count, at = 1, 0
-    sizes = [max(1.0, float(np.abs(x).max())) for x in gens]
-    while at < count < d:
-        for x, size in zip(gens, sizes):
-            cand = x @ basis[at]
-            norm = float(np.sqrt(cand @ cand))
-            if norm <= CYCLIC_RTOL * size:
-                continue
-            res = cand
-            for _ in range(2):  # twice is enough (Kahan)
-                kept = basis[:count]
-                res = res - (kept @ res) @ kept
-            rnorm = float(np.sqrt(res @ res))
-            if rnorm > CYCLIC_RTOL * norm:
-                basis[count] = res / rnorm
-                count += 1
-                if count == d:
-                    break
-        at += 1
-    if count != d:
-        raise SolverError(f"cyclic form: expected the cyclic vectors to span the piece of dimension {d}, got {count}")
-    return np.ascontiguousarray(basis.T)
-
-
-_CYCLIC_COEFFICIENTS: dict[int, list[np.ndarray]] = {}
-
-
-def _cyclic_coefficients(k: int, length: int) -> np.ndarray:
-    """The seeded coefficients of the k**length words of one length in the canonical element S (drawn in word order)."""
-    if k not in _CYCLIC_COEFFICIENTS:
-        rng = np.random.default_rng(CYCLIC_SEED)
-        _CYCLIC_COEFFICIENTS[k] = [rng.standard_normal(k**n) for n in range(1, MAX_WORD_LENGTH + 1)]
-    return _CYCLIC_COEFFICIENTS[k][length - 1]
 
 
 # -- intertwiners between small irreducibles -----------------------------------------
@@ -463,28 +367,74 @@ def identify(G: Group, pi_generators: np.ndarray, pi_algebra: np.ndarray, casimi
     prints = tuple(float(x) for x in prints)
     with _LOCK:
         known = _REGISTRY.setdefault(G, [])
-        for t in known:
-            if t.dim != d or len(t.units) != c:
-                continue
-            if float(np.abs(np.array(prints) - np.array(t.fingerprint)).max()) > FINGERPRINT_ATOL * d:
-                continue  # different characters: not isomorphic, no solve needed
-            ref = list(t.pi_generators) + list(t.pi_algebra)
-            h = hom_basis(gens, ref)  # π T = T π_k
-            if len(h) == 0:
-                continue
-            if max((float(np.abs(x - y).max()) for x, y in zip(cyc, ref)), default=0.0) > CYCLIC_MATCH_ATOL:
-                raise SolverError(
-                    f"decompose: a piece isomorphic to {t!r} has another cyclic form (difference above "
-                    f"{CYCLIC_MATCH_ATOL:g}): the canonical realisation is not certified"
-                )
-            # the intertwiner closest to b (which maps π_k to the piece up to rounding), made orthogonal
-            coef = np.einsum("kij,ij->k", h, b)
-            tmat = np.tensordot(coef, h, axes=1)
-            tmat *= np.sqrt(d) / np.linalg.norm(tmat)
-            return t, tmat
-        l, parity = _angular_momentum(G, casimir, parity_sign)
-        cyc_spanning = None if spanning is None else b.T @ np.asarray(spanning) @ b
-        units = commutant_units(cyc, c, cyc_spanning)
-        t = IrrepType(G, cyc_gens, cyc_alg, units, casimir, l, parity, serial=len(known), prints=prints)
-        known.append(t)
-        return t, b
+        hit = match_known(known, gens, cyc, prints, b, c)
+        if hit is not None:
+            return hit
+        return register(G, known, cyc_gens, cyc_alg, c, b, spanning, casimir, parity_sign, prints), b
+
+
+def match_known(known: list[IrrepType], gens: list[np.ndarray], cyc: list[np.ndarray], prints: tuple[float, ...],
+                b: np.ndarray, c: int) -> tuple[IrrepType, np.ndarray] | None:
+    """The known type isomorphic to a piece and the orthogonal T rotating the piece onto its π_k, or None.
+
+    Only types of the piece's dimension, commutant and fingerprint (to
+    :data:`FINGERPRINT_ATOL` · d) are tested, by a dense Hom solve. The caller
+    holds the registry's lock (``known`` is a registry list).
+
+    Args:
+        known: the types to test, in order.
+        gens: the piece's generator matrices (discrete, then Lie algebra), each (d, d).
+        cyc: the same in its cyclic form (``bᵀ x b``).
+        prints: the piece's fingerprint.
+        b: its cyclic form (:func:`cyclic_form`).
+        c: its commutant dimension.
+
+    Raises:
+        SolverError: an isomorphic type has another cyclic form (the canonical rule failed).
+    """
+    d = b.shape[0]
+    for t in known:
+        if t.dim != d or len(t.units) != c:
+            continue
+        if float(np.abs(np.array(prints) - np.array(t.fingerprint)).max()) > FINGERPRINT_ATOL * d:
+            continue  # different characters: not isomorphic, no solve needed
+        ref = list(t.pi_generators) + list(t.pi_algebra)
+        h = hom_basis(gens, ref)  # π T = T π_k
+        if len(h) == 0:
+            continue
+        if max((float(np.abs(x - y).max()) for x, y in zip(cyc, ref)), default=0.0) > CYCLIC_MATCH_ATOL:
+            raise SolverError(
+                f"decompose: a piece isomorphic to {t!r} has another cyclic form (difference above "
+                f"{CYCLIC_MATCH_ATOL:g}): the canonical realisation is not certified"
+            )
+        # the intertwiner closest to b (which maps π_k to the piece up to rounding), made orthogonal
+        coef = np.einsum("kij,ij->k", h, b)
+        tmat = np.tensordot(coef, h, axes=1)
+        tmat *= np.sqrt(d) / np.linalg.norm(tmat)
+        return t, tmat
+    return None
+
+
+def register(G: Group, known: list[IrrepType], cyc_gens: np.ndarray, cyc_alg: np.ndarray, c: int, b: np.ndarray,
+             spanning: np.ndarray | None, casimir: float, parity_sign: float | None,
+             prints: tuple[float, ...]) -> IrrepType:
+    """A new type of G with the piece's cyclic form as π_k, appended to the registry list ``known`` (lock held).
+
+    Args:
+        G: the group.
+        known: G's registry list.
+        cyc_gens: (k, d, d) the piece's π on the discrete generators, in its cyclic form.
+        cyc_alg: (m, d, d) its dπ on the Lie algebra generators, in its cyclic form.
+        c: its commutant dimension.
+        b: its cyclic form (to carry ``spanning`` into it).
+        spanning: optional elements spanning the piece's commutant (see :func:`commutant_units`).
+        casimir: its Casimir eigenvalue.
+        parity_sign: tr π(−I) for O(3), else None.
+        prints: its fingerprint.
+    """
+    l, parity = _angular_momentum(G, casimir, parity_sign)
+    cyc_spanning = None if spanning is None else b.T @ np.asarray(spanning) @ b
+    units = commutant_units(list(cyc_gens) + list(cyc_alg), c, cyc_spanning)
+    t = IrrepType(G, cyc_gens, cyc_alg, units, casimir, l, parity, serial=len(known), prints=prints)
+    known.append(t)
+    return t
