@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import scipy.linalg
 
+from ._arrays import INVERTIBLE_RTOL
 from .base import MEMBERSHIP_ATOL, Group, as_element
 from .limits import MAX_ORTHOGONAL_N, check_family_size
 
@@ -137,7 +138,7 @@ class GL(Group):
         if g.shape != (self._n, self._n):
             return False
         s = np.linalg.svd(g, compute_uv=False)
-        return bool(s[0] > 0 and s[-1] > 1e-12 * s[0])
+        return bool(s[0] > 0 and s[-1] >= INVERTIBLE_RTOL * s[0])  # the cut-off Group uses for generators
 
 
 class SL(Group):

@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import GroupError
+
 __all__ = ["StabilizerChain"]
 
 
@@ -38,7 +40,7 @@ class StabilizerChain:
         d: the number of points.
 
     Raises:
-        ValueError: a row that is not a permutation of ``range(d)``.
+        GroupError: a row that is not a permutation of ``range(d)`` (a ValueError).
 
     Example:
         >>> import numpy as np
@@ -52,7 +54,7 @@ class StabilizerChain:
         identity = np.arange(d, dtype=np.int64)
         for p in perms:
             if not np.array_equal(np.sort(p), identity):
-                raise ValueError(f"StabilizerChain: expected permutations of range({d}), got {p.tolist()[:10]}")
+                raise GroupError(f"StabilizerChain: expected permutations of range({d}), got {p.tolist()[:10]}")
         self._d = int(d)
         self._identity = identity
         # level k: transversal[k][j] maps k to j and fixes 0..k-1; strong[k] are

@@ -171,3 +171,13 @@ def test_unitary_invariant_bilinear_forms(family, n, count):
         hermitian = np.stack([np.eye(2 * n).reshape(-1), J(n).reshape(-1)], 1)
         # the basis spans exactly {Re⟨·,·⟩, Im⟨·,·⟩}
         assert np.linalg.matrix_rank(np.concatenate([Q, hermitian], 1), tol=1e-8) == 2
+
+
+@pytest.mark.parametrize(
+    "build",
+    [lambda: GL(0), lambda: SL(65), lambda: Sp(33), lambda: U(1.5), lambda: SU(True), lambda: cn.groups.Rot90(101)],
+    ids=["GL0", "SL65", "Sp33", "U1.5", "SUbool", "Rot90-101"],
+)
+def test_family_sizes_are_checked_before_anything_is_built(build):
+    with pytest.raises(cn.GroupError, match=r"expected (an int >= 1|n ≤)"):
+        build()

@@ -93,7 +93,7 @@ def test_random_elements_are_uniform_over_the_cube_group():
 
 
 def test_stabilizer_chain_refuses_a_non_permutation():
-    with pytest.raises(ValueError, match="expected permutations"):
+    with pytest.raises(cn.GroupError, match="expected permutations"):
         StabilizerChain(np.array([[0, 0, 1]]), 3)
     with pytest.raises(cn.GroupError, match="permutation"):
         cn.groups.SO(3).stabilizer_chain()
