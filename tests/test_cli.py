@@ -143,6 +143,22 @@ def test_console_script_module(tmp_path):
     _assert_one_line_error(bad.stderr, "unknown group 'SO3x'")
 
 
+
+def test_python_dash_m_constrainnet_runs_the_command():
+    # constrainnet/__main__.py: `python -m constrainnet` is the console script
+    done = subprocess.run([sys.executable, "-m", "constrainnet", "--version"], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stderr == ""
+    assert re.fullmatch(r"constrainnet \d+\.\d+\.\d+\S*\n", done.stdout), done.stdout
+
+
+def test_package_is_typed():
+    # PEP 561 marker, shipped by setup.cfg's package_data
+    from pathlib import Path
+
+    import constrainnet
+
+    assert (Path(constrainnet.__file__).parent / "py.typed").is_file()
+
 # -- demo and train --------------------------------------------------------------------
 def test_demo_tiny(capsys, tmp_path):
     pytest.importorskip("matplotlib", reason="the demo draws weights.png")
