@@ -1,4 +1,7 @@
-"""The dipole example of the EMLP chapter of dmol.pub: SO(3), 5 charges in, a vector out.
+"""The dipole: projector, projection and bias
+==========================================
+
+The dipole example of the EMLP chapter of dmol.pub: SO(3), 5 charges in, a vector out.
 
 Five point charges are given by their charges (5 scalars) and positions
 (5 vectors), the rep ``5*V**0 + 5*V`` of SO(3); the dipole moment is a
@@ -15,7 +18,7 @@ vector, the rep V. This script shows, with the numbers that prove it:
    float32 and float64 precision
    (:func:`constrainnet.testing.equivariance_error`).
 
-Run: python examples/dipole.py [--out DIR] [--seed N] [--ch 128] [--num-layers 2]
+Run: python examples/dipole.py [--out DIR] [--seed N] [--ch 128] [--num-layers 2] [--quick]
 """
 
 from __future__ import annotations
@@ -35,15 +38,23 @@ from constrainnet.testing import equivariance_error
 #: The size of ``(5*V**0 + 5*V) >> V`` of SO(3): 3 outputs times (5 + 15) inputs.
 HOM_SIZE = 60
 
+#: Defaults under ``--quick`` (how the docs gallery runs it): a smaller EMLP, equivariant all the same.
+QUICK = {"ch": 32, "num_layers": 1}
+
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    """The command line: ``--out``, ``--seed``, ``--ch``, ``--num-layers``."""
+    """The command line: ``--out``, ``--seed``, ``--ch``, ``--num-layers``, ``--quick``."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", default=".", help="folder for the PNG pictures (default: current folder)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random weights, models and rotations")
     parser.add_argument("--ch", type=int, default=128, help="hidden channels of the EMLP")
     parser.add_argument("--num-layers", type=int, default=2, help="hidden layers of the EMLP")
-    return parser.parse_args(argv)
+    parser.add_argument("--quick", action="store_true", help="the docs gallery's shorter run: defaults %s" % QUICK)
+    args = parser.parse_args(argv)
+    if args.quick:  # QUICK replaces the defaults; arguments given explicitly still win
+        parser.set_defaults(**QUICK)
+        args = parser.parse_args(argv)
+    return args
 
 
 def map_error(W: np.ndarray, rep_in: cn.Rep, rep_out: cn.Rep, gs: np.ndarray) -> float:

@@ -1,4 +1,7 @@
-"""Z(6) on the vertices of a hexagon: the equivariant linear layer is the group convolution.
+"""The hexagon: Z(6) layers are group convolutions
+===============================================
+
+Z(6) on the vertices of a hexagon: the equivariant linear layer is the group convolution.
 
 A signal on the hexagon gives each of its 6 vertices 3 numbers (red, green,
 blue): the rep ``3*V`` of Z(6), where V is the regular rep (vertex i is the

@@ -1,4 +1,7 @@
-"""O(2) inside O(3): equivariant frames of 3-D shapes, and what linear maps cannot see.
+"""O(2) inside O(3): frames, flips and Schur's lemma
+=================================================
+
+O(2) inside O(3): equivariant frames of 3-D shapes, and what linear maps cannot see.
 
 Three demonstrations:
 
@@ -20,7 +23,7 @@ Three demonstrations:
    With O(2) as the group even the bilinear model cannot (u × v is then a
    pseudo-scalar, not a scalar).
 
-Run: python examples/o2_frames.py --out pictures/ --seed 0
+Run: python examples/o2_frames.py --out pictures/ --seed 0 [--quick]
 """
 
 from __future__ import annotations
@@ -37,6 +40,10 @@ from constrainnet.groups import O, SO, o2_in_o3
 
 V3 = cn.V(O(3))
 SHAPE_REP = V3 + V3**2 + V3**3
+
+#: Defaults under ``--quick`` (how the docs gallery runs it): fewer samples, steps and elements, the same outcomes
+#: (as checked by tests/examples/test_o2_frames.py at these sizes).
+QUICK = {"samples": 256, "steps": 200, "elements": 8}
 
 
 def moments(points: np.ndarray) -> np.ndarray:
@@ -110,13 +117,17 @@ def train_scalar(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, steps
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", default=".", help="folder for the pictures (default: current folder)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--samples", type=int, default=512, help="pairs (u, v) for the signed-area task")
     parser.add_argument("--steps", type=int, default=300, help="Adam steps of the signed-area models")
     parser.add_argument("--elements", type=int, default=16, help="random O(2) elements for the equivariance checks")
+    parser.add_argument("--quick", action="store_true", help="the docs gallery's shorter run: defaults %s" % QUICK)
     args = parser.parse_args(argv)
+    if args.quick:  # QUICK replaces the defaults; arguments given explicitly still win
+        parser.set_defaults(**QUICK)
+        args = parser.parse_args(argv)
     start = time.perf_counter()
     rng = np.random.default_rng(args.seed)
     torch.manual_seed(args.seed)

@@ -1,4 +1,7 @@
-"""A P4M-equivariant layer on a generated RGB image: ψ[T f] = T ψ[f] for a rotation, a mirror and a shift.
+"""A P4M layer on an image
+=======================
+
+A P4M-equivariant layer on a generated RGB image: ψ[T f] = T ψ[f] for a rotation, a mirror and a shift.
 
 P4M(n) acts on a periodic n × n image by 90° rotations, mirrors and unit
 shifts; an RGB image is the rep ``3*V`` (three channels of n² pixels, pixel
@@ -15,8 +18,8 @@ The image is generated, never downloaded: smooth periodic blobs of colour
 on a slow colour wave, deliberately without symmetry so that a rotation or a
 mirror shows. T is a 90° rotation, then a mirror, then a shift, built with
 numpy's ``rot90``/``flip``/``roll`` (not with the group's generators) and
-checked to be an element of P4M. The script prints max |ψ[T f] − T ψ[f]|
-relative to |ψ[f]| in float32 and float64, and the same error for a plain
+checked to be an element of P4M. The script prints ``max |ψ[T f] − T ψ[f]|``
+relative to ``max |ψ[f]|`` in float32 and float64, and the same error for a plain
 ``torch.nn.Conv2d`` with a random 5 × 5 kernel and circular padding: it
 commutes with shifts but not with rotations or mirrors. The picture
 (``p4m_image.png``) shows f, T f, ψ[T f] and T ψ[f].

@@ -1,4 +1,7 @@
-"""Solve a few equivariant bases and check one: the shortest tour of the solver.
+"""Quickstart: a few equivariant bases
+===================================
+
+Solve a few equivariant bases and check one: the shortest tour of the solver.
 
 Run: python examples/quickstart.py
 """

@@ -1,4 +1,7 @@
-"""Simple tasks and symmetry: an equivariant model cannot break the symmetry of its input.
+"""Breaking symmetry: four points, rectangle and square
+====================================================
+
+Simple tasks and symmetry: an equivariant model cannot break the symmetry of its input.
 
 Four points in space, the group SO(3) × S(4) (rotations of space, relabellings
 of the points). The input is the positions (``V(G,0)*V(G,1)``) plus a scalar
@@ -15,7 +18,7 @@ per point (``V(G,1)``), the output a displacement per point. Four tasks:
 4. start that extra input at zero and learn it with the weights (a small
    penalty keeps it small): it ends up along x² - y².
 
-Run: python examples/symmetry_tasks.py --out pictures/ --seed 0
+Run: python examples/symmetry_tasks.py --out pictures/ --seed 0 [--quick]
 """
 
 from __future__ import annotations
@@ -42,6 +45,10 @@ QUADRUPOLE = cn.V(G, factor=0) ** 2  # a 3 × 3 tensor, for the symmetry-breakin
 REP_IN = POSITIONS + PER_POINT
 REP_IN_BROKEN = REP_IN + QUADRUPOLE
 REP_OUT = POSITIONS
+
+#: Defaults under ``--quick`` (how the docs gallery runs it): fewer Adam steps per task, the same outcomes
+#: (as checked by tests/examples/test_symmetry_tasks.py at this size).
+QUICK = {"steps": 400}
 
 
 def as_vector(points: np.ndarray) -> np.ndarray:
@@ -138,13 +145,17 @@ def tensor(v: np.ndarray) -> torch.Tensor:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", default=".", help="folder for the pictures (default: current folder)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--steps", type=int, default=600, help="Adam steps per task")
     parser.add_argument("--lr", type=float, default=1e-2)
     parser.add_argument("--penalty", type=float, default=1e-3, help="weight of |z|² on the learned input of task 4")
+    parser.add_argument("--quick", action="store_true", help="the docs gallery's shorter run: defaults %s" % QUICK)
     args = parser.parse_args(argv)
+    if args.quick:  # QUICK replaces the defaults; arguments given explicitly still win
+        parser.set_defaults(**QUICK)
+        args = parser.parse_args(argv)
     start = time.perf_counter()
 
     ones = np.ones(4)
