@@ -124,26 +124,42 @@ def orbit_isomorphism(perms: np.ndarray, a: np.ndarray, b: np.ndarray, steps: li
 
 
 def orbit_classes(perms: np.ndarray, orbits: list[np.ndarray]) -> tuple[list[int], list[np.ndarray]]:
-    """For each orbit, the index of its class's representative orbit and φ from the representative onto it."""
+    """For each orbit, the index of its class's representative orbit and φ from the representative onto it.
+
+    Representatives are the orbits isomorphic to no orbit before them. Each
+    representative is carried onto every later unplaced orbit of its size at
+    once, from each one's first coordinate (the base point that fits
+    whenever the stabilisers agree); an orbit it does not fit is tried from
+    its other base points by :func:`orbit_isomorphism`. An orbit gets the
+    first representative it is isomorphic to, and the first fitting base
+    point, as when the orbits are taken one by one.
+    """
     n = perms.shape[1]
-    rep_of: list[int] = []
-    maps: list[np.ndarray] = []
-    trees: dict[int, list] = {}
-    for i, orbit in enumerate(orbits):
-        for r in dict.fromkeys(rep_of):
-            if len(orbits[r]) != len(orbit):
-                continue
-            if r not in trees:
-                trees[r] = _tree(perms, orbits[r], n)
-            phi = orbit_isomorphism(perms, orbits[r], orbit, trees[r])
-            if phi is not None:
-                rep_of.append(r)
-                maps.append(phi)
-                break
-        else:
-            rep_of.append(i)
-            maps.append(orbit)
-    return rep_of, maps
+    count = len(orbits)
+    rep_of: list[int] = [-1] * count
+    maps: list[np.ndarray | None] = [None] * count
+    sizes = np.array([len(o) for o in orbits])
+    for r in range(count):
+        if rep_of[r] >= 0:
+            continue
+        rep_of[r], maps[r] = r, orbits[r]
+        later = [i for i in np.flatnonzero(sizes == sizes[r]).tolist() if i > r and rep_of[i] < 0]
+        if not later:
+            continue
+        a = orbits[r]
+        steps = _tree(perms, a, n)
+        phi = np.zeros((len(later), n), dtype=perms.dtype)
+        phi[:, a[0]] = [orbits[i][0] for i in later]
+        for h, parent, child in steps:
+            phi[:, child] = perms[h][phi[:, parent]]
+        ok = np.ones(len(later), dtype=bool)
+        for sigma in perms:
+            ok &= (sigma[phi[:, a]] == phi[:, sigma[a]]).all(axis=1)
+        for j, i in enumerate(later):
+            found = phi[j, a] if ok[j] else orbit_isomorphism(perms, a, orbits[i], steps)
+            if found is not None:
+                rep_of[i], maps[i] = r, found
+    return rep_of, maps  # type: ignore[return-value]
 
 
 def orbital_elements(perms_r: np.ndarray, size: int) -> list[np.ndarray]:

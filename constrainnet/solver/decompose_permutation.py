@@ -50,13 +50,13 @@ from ..reps import Rep
 from .decompose_orbit_copies import batched_canonical_copies
 from .decompose_orbits import orbit_classes, orbital_elements, orbits_of
 from .identify_batch import identify_many
-from .irreps import FINGERPRINT_ATOL, FINGERPRINT_SIZE, IrrepType, _fingerprint_elements
+from .irreps import COMMUTANT_NAMES, FINGERPRINT_ATOL, FINGERPRINT_SIZE, IrrepType, _fingerprint_elements
 from .isotypic import (
     ISO_RTOL,
+    RANK_RTOL,
     SCALAR_RTOL,
     SPLIT_RTOL,
     LeafDecomposition,
-    _commutant_dim,
     _split,
     certify_products,
 )
@@ -265,26 +265,46 @@ def _identify_classes(leaf: Rep, classes: list[list[tuple[int, np.ndarray]]], pr
     """The type of each class of pieces (from its first piece, whose fingerprint is ``prints[k]``) and its
     copies rotated onto the type's πₖ; all classes identified as one batch (:func:`~constrainnet.solver.identify_batch.identify_many`)."""
     inverse_scales = 1.0 / np.array(scales)[:, None, None]
-    pis, cs, spans = [], [], []
-    for cls in classes:
-        blk, p = cls[0]
+    count = len(classes)
+    pis: list[np.ndarray] = [np.empty(0)] * count
+    spans: list[np.ndarray] = [inverse_scales] * count  # a real line: commutant ℝ
+    cs = [1] * count
+    groups: dict[tuple[int, int], list[int]] = {}  # first pieces by block and dimension, each group one batch
+    for k, cls in enumerate(classes):
+        groups.setdefault((cls[0][0], cls[0][1].shape[1]), []).append(k)
+    for (blk, d), members in groups.items():
         lo, hi = blocks[blk]
-        d = p.shape[1]
-        pis.append(p.T @ p[perms_r[:, lo:hi] - lo])
-        if d == 1:  # a real line: commutant ℝ
-            cs.append(1)
-            spans.append(inverse_scales)
-        else:
-            compressed = p.T @ ws[:, lo:hi, lo:hi] @ p
-            cs.append(_commutant_dim(compressed, scales))
-            spans.append(compressed * inverse_scales)
+        stack = np.stack([classes[k][0][1] for k in members])  # (n, |O|, d)
+        left = np.swapaxes(stack, 1, 2)[:, None]
+        pi = left @ stack[:, perms_r[:, lo:hi] - lo]  # (n, k, d, d): Pᵀ ρ(h) P, ρ(h) P a row gather
+        if d > 1:
+            compressed = left @ ws[None, :, lo:hi, lo:hi] @ stack[:, None]  # (n, NUM_RANDOM, d, d)
+            found_c = _commutant_dims(compressed, scales)
+        for i, k in enumerate(members):
+            pis[k] = pi[i]
+            if d > 1:
+                cs[k] = int(found_c[i])
+                spans[k] = compressed[i] * inverse_scales
     ids = identify_many(leaf.G, pis, cs, spans, prints)
     found: list[tuple[IrrepType, list[tuple[int, np.ndarray]]]] = []
     for cls, (t, tmat) in zip(classes, ids):
         if any(t is other for other, _ in found):
             raise SolverError(f"decompose: two classes of pieces of {leaf!r} were identified as one type {t!r}")
-        found.append((t, [(b, x @ tmat) for b, x in cls]))
+        found.append((t, cls if tmat.shape == (1, 1) and tmat[0, 0] == 1.0 else [(b, x @ tmat) for b, x in cls]))
     return found
+
+
+def _commutant_dims(compressed: np.ndarray, scales: list[float]) -> np.ndarray:
+    """:func:`~constrainnet.solver.isotypic._commutant_dim` of n pieces of one dimension d > 1 at once:
+    ``compressed`` (n, NUM_RANDOM, d, d) their compressions Pᵀ Wⱼ P."""
+    n, r, d = compressed.shape[0], compressed.shape[1], compressed.shape[2]
+    anti = (compressed - np.swapaxes(compressed, 2, 3)).reshape(n, r, d * d) / (2 * np.array(scales)[None, :, None])
+    sv = np.linalg.svd(anti, compute_uv=False)
+    c = 1 + (sv > RANK_RTOL * np.maximum(1.0, sv[:, :1])).sum(axis=1)
+    if not np.isin(c, list(COMMUTANT_NAMES)).all():
+        bad = int(c[~np.isin(c, list(COMMUTANT_NAMES))][0])
+        raise SolverError(f"decompose: expected an irreducible commutant of dimension 1, 2 or 4, got {bad} (d = {d})")
+    return c
 
 
 def _canonical_columns(n: int, found: list[tuple[IrrepType, list[tuple[int, np.ndarray]]]], num_blocks: int,
@@ -297,67 +317,64 @@ def _canonical_columns(n: int, found: list[tuple[IrrepType, list[tuple[int, np.n
     (complex and quaternionic types: one batch per multiplicity, commutant
     and dimension, each problem with its type's units); the copies of a
     type are ordered by the coordinate their canonical basis vector is
-    pivoted on.
+    pivoted on, and every batch is written into U by one scatter (padded
+    rows and columns go to a spare row and column, dropped after).
     """
     targets = [[i for i, r in enumerate(rep_of) if r == rep] for rep in reps]
     orders = [np.stack([np.argsort(maps[i]) for i in tg]) for tg in targets]
     rows = [np.stack([maps[i][o] for i, o in zip(tg, od)]) for tg, od in zip(targets, orders)]  # coordinates, increasing
     groups: dict[tuple, list[tuple[int, int, np.ndarray]]] = {}
     for k, (t, copies) in enumerate(found):
-        for blk in range(num_blocks):
-            here = [x for b, x in copies if b == blk]
-            if here:
-                batch = np.swapaxes(np.stack(here)[:, orders[blk]], 0, 1)  # (orbits, m, |O|, d)
-                c = len(t.units)
-                key = (batch.shape[1], 1) if c == 1 else (batch.shape[1], c, t.dim)  # real types: padded to one size
-                groups.setdefault(key, []).append((k, blk, batch))
-    solved = []  # per (type, block): picked (B, m, |O|, d), the type and orbit of each problem, its coordinates, pivot coordinates
-    for members in groups.values():
-        top_n = max(x.shape[2] for _, _, x in members)
-        top_d = max(x.shape[3] for _, _, x in members)
-        total = sum(len(x) for _, _, x in members)
-        m = members[0][2].shape[1]
+        by_block: dict[int, list[np.ndarray]] = {}
+        for b, x in copies:
+            by_block.setdefault(b, []).append(x)
+        for blk in sorted(by_block):
+            here = np.stack(by_block[blk])  # (m, |O|, d) on the representative
+            c = len(t.units)
+            key = (len(here), 1) if c == 1 else (len(here), c, t.dim)  # real types: padded to one size
+            groups.setdefault(key, []).append((k, blk, here))
+    batches = []  # per batch: picked (B, m, N, D), type, orbit, coordinates (B, N; n where padded), dimension of each problem
+    for (m, c, *_), members in groups.items():
+        top_n = max(x.shape[1] for _, _, x in members)
+        top_d = max(x.shape[2] for _, _, x in members)
+        total = sum(len(targets[blk]) for _, blk, _ in members)
         padded = np.zeros((total, m, top_n, top_d))
-        dims = np.empty(total)
-        units = []
+        where = np.full((total, top_n), n, dtype=np.int64)
+        kind, orbit, dims = np.empty(total, dtype=np.int64), np.empty(total, dtype=np.int64), np.empty(total, dtype=np.int64)
         at = 0
-        for k, _, x in members:
-            padded[at : at + len(x), :, : x.shape[2], : x.shape[3]] = x
-            dims[at : at + len(x)] = x.shape[3]
-            units.append(np.broadcast_to(found[k][0].units, (len(x),) + found[k][0].units.shape))
-            at += len(x)
-        if len(found[members[0][0]][0].units) == 1:
+        for k, blk, here in members:
+            count, size, d = len(targets[blk]), here.shape[1], here.shape[2]
+            mine = slice(at, at + count)
+            padded[mine, :, :size, :d] = np.swapaxes(here[:, orders[blk]], 0, 1)  # (orbits, m, |O|, d), rows increasing
+            where[mine, :size] = rows[blk]
+            kind[mine], orbit[mine], dims[mine] = k, targets[blk], d
+            at += count
+        if c == 1:
             picked, through = batched_canonical_copies(padded, np.ones((1, 1, 1)), dims)
         else:
-            picked, through = batched_canonical_copies(padded, np.concatenate(units))
-        at = 0
-        for k, blk, x in members:
-            mine = slice(at, at + len(x))
-            at += len(x)
-            where = rows[blk]
-            solved.append((k, picked[mine, :, : x.shape[2], : x.shape[3]], np.full(len(x), k), np.asarray(targets[blk]),
-                           where, np.take_along_axis(where, through[mine], axis=1)))
-    solved.sort(key=lambda item: item[0])
-    solved = [item[1:] for item in solved]
+            units = np.stack([found[k][0].units for k, _, _ in members])
+            picked, through = batched_canonical_copies(padded, units[np.repeat(np.arange(len(members)), [len(targets[b]) for _, b, _ in members])])
+        batches.append((picked, kind, orbit, where, dims, np.take_along_axis(where, through, axis=1)))
     # the copies of all types in column order: by type, then by the coordinate of their pivot
-    kinds = np.concatenate([np.repeat(kind, x.shape[1]) for x, kind, _, _, _ in solved])
-    pivots = np.concatenate([piv.reshape(-1) for *_, piv in solved])
+    kinds = np.concatenate([np.repeat(kind, x.shape[1]) for x, kind, *_ in batches])
+    pivots = np.concatenate([piv.reshape(-1) for *_, piv in batches])
     dims = np.array([t.dim for t, _ in found])[kinds]
     order = np.lexsort((pivots, kinds))
     starts = np.empty(len(order), dtype=np.int64)
     starts[order] = np.concatenate([[0], np.cumsum(dims[order])[:-1]])
-    u = np.zeros((n, n))
-    column_orbit = np.empty(n, dtype=np.int64)
+    u = np.zeros((n + 1, n + 1))
+    column_orbit = np.empty(n + 1, dtype=np.int64)
     at = 0
-    for picked, _, orbit, where, _ in solved:
-        count, m, _, d = picked.shape
-        cols = starts[at : at + count * m].reshape(count, m, 1) + np.arange(d)  # (problems, m, d)
+    for picked, _, orbit, where, sizes, _ in batches:
+        count, m, _, top_d = picked.shape
+        cols = starts[at : at + count * m].reshape(count, m, 1) + np.arange(top_d)  # (problems, m, D)
+        cols = np.where(np.arange(top_d) < sizes[:, None, None], cols, n)
         u[where[:, :, None, None], cols[:, None]] = np.swapaxes(picked, 1, 2)
         column_orbit[cols] = orbit[:, None, None]
         at += count * m
     counts = np.bincount(kinds, minlength=len(found))
     comps = [(t, int(m)) for (t, _), m in zip(found, counts)]
-    return u, column_orbit, comps
+    return np.ascontiguousarray(u[:n, :n]), column_orbit[:n], comps
 
 
 def decompose_permutation_leaf(leaf: Rep) -> LeafDecomposition:

@@ -149,7 +149,7 @@ class IrrepType:
                 self.dim,
                 len(self.units),
                 tuple([round(x, 6) + 0.0 for x in np.asarray(self.fingerprint, dtype=np.float64).tolist()]),
-                tuple([round(x, 6) + 0.0 for x in matrices.tolist()]),
+                tuple((np.round(matrices, 6) + 0.0).tolist()),  # rounded as one array: d² k numbers
             )
         return self._sort_key
 
@@ -216,7 +216,9 @@ def hom_basis(pi_a: list[np.ndarray], pi_b: list[np.ndarray]) -> np.ndarray:
     if not pi_a:
         return np.eye(p * q).reshape(p * q, p, q)
     # row-major vec: vec(A T) = (A ⊗ I) vec T, vec(T B) = (I ⊗ Bᵀ) vec T
-    k = np.concatenate([np.kron(a, np.eye(q)) - np.kron(np.eye(p), b.T) for a, b in zip(pi_a, pi_b)])
+    # the rows of all pairs at once (the entries of np.kron(a, I) − np.kron(I, bᵀ), exactly)
+    a_stack, b_stack = np.asarray(pi_a, dtype=np.float64), np.asarray(pi_b, dtype=np.float64)
+    k = (np.einsum("hik,jl->hijkl", a_stack, np.eye(q)) - np.einsum("ik,hlj->hijkl", np.eye(p), b_stack)).reshape(-1, p * q)
     if k.size:
         # eigenvectors of the Gram matrix: one GEMM and a symmetric eigensolve instead of an SVD
         # (LAPACK's SVD of these small matrices is ~100x slower when its threads compete for cores)
