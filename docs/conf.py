@@ -50,10 +50,12 @@ def _inherited_from_torch(name: str, obj: object) -> bool:
     docstring; autodoc then inherits torch's, written for torch's own docs:
     they cross-reference labels that exist only there
     (``extending-autograd``, ``combining-forward-context``) and describe the
-    base class, not our method. Only those inherited docstrings are dropped
-    (our own docstrings, and docstrings inherited from our own base classes,
-    are kept); inherited *members* of torch classes are not documented at
-    all, since no ``automodule`` here uses ``:inherited-members:``.
+    base class, not our method (``sphinx -W`` fails on those labels). Such
+    members are left out of the API pages, and a documented object whose
+    only docstring is torch's shows none; our own docstrings, and docstrings
+    inherited from our own base classes, are kept. Members that torch's
+    classes define and we do not override are not documented at all, since
+    no ``automodule`` here uses ``:inherited-members:``.
     """
     if getattr(obj, "__doc__", None) is not None and not inspect.isclass(obj):
         return False
@@ -79,10 +81,20 @@ def _inherited_from_torch(name: str, obj: object) -> bool:
     return False
 
 
+def _skip_torch_documented(app, what, name, obj, skip, options):
+    """Leave out members (``forward``, ``extra_repr``, ...) whose only docstring is torch's."""
+    full_name = f"{getattr(obj, '__module__', '')}.{getattr(obj, '__qualname__', '')}"
+    if not skip and "." in getattr(obj, "__qualname__", "") and _inherited_from_torch(full_name, obj):
+        return True
+    return None
+
+
 def _drop_torch_docstrings(app, what, name, obj, options, lines):
+    """Drop torch's docstring where autodoc inherited it for an object that is still documented."""
     if _inherited_from_torch(name, obj):
         lines.clear()
 
 
 def setup(app):
+    app.connect("autodoc-skip-member", _skip_torch_documented)
     app.connect("autodoc-process-docstring", _drop_torch_docstrings)
