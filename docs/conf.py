@@ -1,7 +1,7 @@
 """Sphinx configuration: API pages from the Google-style docstrings (napoleon), examples run by sphinx-gallery.
 
 Build (what CI runs; the examples are executed, so this takes about a minute
-on two CPU cores):
+on two CPU cores, under two minutes while other jobs share them):
 
     pip install -e '.[docs]'
     python -m sphinx -W -b html docs docs/_build/html
