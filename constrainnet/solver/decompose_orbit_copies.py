@@ -28,9 +28,10 @@ import numpy as np
 
 from ..errors import SolverError
 from .canonical import PIVOT_ATOL
+from .irreps import IrrepType
 from .isotypic import COPY_RTOL
 
-__all__ = ["batched_canonical_copies"]
+__all__ = ["batched_canonical_copies", "canonical_columns"]
 
 
 def _batched_canonical_basis(phi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -140,3 +141,73 @@ def batched_canonical_copies(copies: np.ndarray, units: np.ndarray, dims: np.nda
     if (count != m).any():
         raise SolverError(f"decompose: re-chose {int(count.min())} copies of an irreducible, expected {m}")
     return chosen, through
+
+
+def canonical_columns(n: int, found: list[tuple[IrrepType, list[tuple[int, np.ndarray]]]], num_blocks: int,
+                       reps: list[int], rep_of: list[int], maps: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, list]:
+    """U (n, n), the orbit of each of its columns, and ((type, multiplicity), ...): the copies of each type
+    (held on the representative orbits' blocks) carried to every orbit of their class and re-chosen canonically.
+
+    The problems of real types with one multiplicity per orbit are solved
+    as one batch, padded with zeros to the largest orbit and dimension
+    (complex and quaternionic types: one batch per multiplicity, commutant
+    and dimension, each problem with its type's units); the copies of a
+    type are ordered by the coordinate their canonical basis vector is
+    pivoted on, and every batch is written into U by one scatter (padded
+    rows and columns go to a spare row and column, dropped after).
+    """
+    targets = [[i for i, r in enumerate(rep_of) if r == rep] for rep in reps]
+    orders = [np.stack([np.argsort(maps[i]) for i in tg]) for tg in targets]
+    rows = [np.stack([maps[i][o] for i, o in zip(tg, od)]) for tg, od in zip(targets, orders)]  # coordinates, increasing
+    groups: dict[tuple, list[tuple[int, int, np.ndarray]]] = {}
+    for k, (t, copies) in enumerate(found):
+        by_block: dict[int, list[np.ndarray]] = {}
+        for b, x in copies:
+            by_block.setdefault(b, []).append(x)
+        for blk in sorted(by_block):
+            here = np.stack(by_block[blk])  # (m, |O|, d) on the representative
+            c = len(t.units)
+            key = (len(here), 1) if c == 1 else (len(here), c, t.dim)  # real types: padded to one size
+            groups.setdefault(key, []).append((k, blk, here))
+    batches = []  # per batch: picked (B, m, N, D), type, orbit, coordinates (B, N; n where padded), dimension of each problem
+    for (m, c, *_), members in groups.items():
+        top_n = max(x.shape[1] for _, _, x in members)
+        top_d = max(x.shape[2] for _, _, x in members)
+        total = sum(len(targets[blk]) for _, blk, _ in members)
+        padded = np.zeros((total, m, top_n, top_d))
+        where = np.full((total, top_n), n, dtype=np.int64)
+        kind, orbit, dims = np.empty(total, dtype=np.int64), np.empty(total, dtype=np.int64), np.empty(total, dtype=np.int64)
+        at = 0
+        for k, blk, here in members:
+            count, size, d = len(targets[blk]), here.shape[1], here.shape[2]
+            mine = slice(at, at + count)
+            padded[mine, :, :size, :d] = np.swapaxes(here[:, orders[blk]], 0, 1)  # (orbits, m, |O|, d), rows increasing
+            where[mine, :size] = rows[blk]
+            kind[mine], orbit[mine], dims[mine] = k, targets[blk], d
+            at += count
+        if c == 1:
+            picked, through = batched_canonical_copies(padded, np.ones((1, 1, 1)), dims)
+        else:
+            units = np.stack([found[k][0].units for k, _, _ in members])
+            picked, through = batched_canonical_copies(padded, units[np.repeat(np.arange(len(members)), [len(targets[b]) for _, b, _ in members])])
+        batches.append((picked, kind, orbit, where, dims, np.take_along_axis(where, through, axis=1)))
+    # the copies of all types in column order: by type, then by the coordinate of their pivot
+    kinds = np.concatenate([np.repeat(kind, x.shape[1]) for x, kind, *_ in batches])
+    pivots = np.concatenate([piv.reshape(-1) for *_, piv in batches])
+    dims = np.array([t.dim for t, _ in found])[kinds]
+    order = np.lexsort((pivots, kinds))
+    starts = np.empty(len(order), dtype=np.int64)
+    starts[order] = np.concatenate([[0], np.cumsum(dims[order])[:-1]])
+    u = np.zeros((n + 1, n + 1))
+    column_orbit = np.empty(n + 1, dtype=np.int64)
+    at = 0
+    for picked, _, orbit, where, sizes, _ in batches:
+        count, m, _, top_d = picked.shape
+        cols = starts[at : at + count * m].reshape(count, m, 1) + np.arange(top_d)  # (problems, m, D)
+        cols = np.where(np.arange(top_d) < sizes[:, None, None], cols, n)
+        u[where[:, :, None, None], cols[:, None]] = np.swapaxes(picked, 1, 2)
+        column_orbit[cols] = orbit[:, None, None]
+        at += count * m
+    counts = np.bincount(kinds, minlength=len(found))
+    comps = [(t, int(m)) for (t, _), m in zip(found, counts)]
+    return np.ascontiguousarray(u[:n, :n]), column_orbit[:n], comps

@@ -132,18 +132,22 @@ def orbit_classes(perms: np.ndarray, orbits: list[np.ndarray]) -> tuple[list[int
     whenever the stabilisers agree); an orbit it does not fit is tried from
     its other base points by :func:`orbit_isomorphism`. An orbit gets the
     first representative it is isomorphic to, and the first fitting base
-    point, as when the orbits are taken one by one.
+    point, as when the orbits are taken one by one. Orbits whose numbers of
+    points fixed by each generator and each product of two differ are not
+    isomorphic and are not tried.
     """
     n = perms.shape[1]
     count = len(orbits)
     rep_of: list[int] = [-1] * count
     maps: list[np.ndarray | None] = [None] * count
     sizes = np.array([len(o) for o in orbits])
+    marks = _fixed_point_counts(perms, orbits)
     for r in range(count):
         if rep_of[r] >= 0:
             continue
         rep_of[r], maps[r] = r, orbits[r]
-        later = [i for i in np.flatnonzero(sizes == sizes[r]).tolist() if i > r and rep_of[i] < 0]
+        alike = (sizes == sizes[r]) & (marks == marks[r]).all(axis=1)  # isomorphic G-sets have the same fixed points
+        later = [i for i in np.flatnonzero(alike).tolist() if i > r and rep_of[i] < 0]
         if not later:
             continue
         a = orbits[r]
@@ -160,6 +164,21 @@ def orbit_classes(perms: np.ndarray, orbits: list[np.ndarray]) -> tuple[list[int
             if found is not None:
                 rep_of[i], maps[i] = r, found
     return rep_of, maps  # type: ignore[return-value]
+
+
+def _fixed_point_counts(perms: np.ndarray, orbits: list[np.ndarray]) -> np.ndarray:
+    """(orbits, k + k²) the number of points of each orbit fixed by each generator and by each product of two:
+    invariants of a G-set (an isomorphism maps fixed points onto fixed points)."""
+    n = perms.shape[1]
+    label = np.empty(n, dtype=np.int64)
+    for i, orbit in enumerate(orbits):
+        label[orbit] = i
+    if not len(perms):
+        return np.zeros((len(orbits), 0), dtype=np.int64)
+    words = np.concatenate([perms, perms[:, perms].reshape(-1, n)])  # σ_a(σ_b(x)) for every pair (a, b)
+    word, point = np.nonzero(words == np.arange(n))
+    counts = np.bincount(word * len(orbits) + label[point], minlength=len(words) * len(orbits))
+    return counts.reshape(len(words), len(orbits)).T
 
 
 def orbital_elements(perms_r: np.ndarray, size: int) -> list[np.ndarray]:

@@ -435,7 +435,7 @@ def register(G: Group, known: list[IrrepType], cyc_gens: np.ndarray, cyc_alg: np
         prints: its fingerprint.
     """
     l, parity = _angular_momentum(G, casimir, parity_sign)
-    cyc_spanning = None if spanning is None else b.T @ np.asarray(spanning) @ b
+    cyc_spanning = None if spanning is None else (np.asarray(spanning) if c == 1 else b.T @ np.asarray(spanning) @ b)  # c = 1: not read
     units = commutant_units(list(cyc_gens) + list(cyc_alg), c, cyc_spanning)
     t = IrrepType(G, cyc_gens, cyc_alg, units, casimir, l, parity, serial=len(known), prints=prints)
     known.append(t)
