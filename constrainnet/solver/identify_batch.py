@@ -27,7 +27,8 @@ import numpy as np
 from ..errors import SolverError
 from ..groups import Group
 from .cyclic import cyclic_forms
-from .irreps import _LOCK, _REGISTRY, FINGERPRINT_ATOL, MAX_IRREP_DIM, IrrepType, match_known, register
+from .canonical import PIVOT_ATOL
+from .irreps import _LOCK, _REGISTRY, FINGERPRINT_ATOL, MAX_IRREP_DIM, UNIT_ATOL, UNIT_RTOL, IrrepType, match_known, register
 
 __all__ = ["identify_many"]
 
@@ -71,6 +72,7 @@ def identify_many(G: Group, pi_generators: Sequence[np.ndarray], commutants: Seq
     gens = [np.asarray(x, dtype=np.float64) for x in pi_generators]
     forms = cyclic_forms(gens, [int(c) for c in commutants])
     cycs = [b.T @ x @ b if d > 1 else x for b, x, d in zip(forms, gens, dims)]
+    units = _complex_units(gens, forms, cycs, commutants, spanning)
     fps = np.array([[float(x) for x in p] for p in prints], dtype=np.float64).reshape(count, -1)
     empty = np.zeros((0,) + (1, 1))
     out: list[tuple[IrrepType, np.ndarray]] = []
@@ -101,7 +103,47 @@ def identify_many(G: Group, pi_generators: Sequence[np.ndarray], commutants: Seq
             if hit is not None:
                 out.append(hit)
                 continue
-            t = register(G, known, cyc, empty.reshape(0, d, d), c, b, spanning[i], 0.0, None, fp)
+            t = register(G, known, cyc, empty.reshape(0, d, d), c, b, spanning[i], 0.0, None, fp, units.get(i))
             registered[i] = t
             out.append((t, b))
+    return out
+
+
+def _complex_units(gens: list[np.ndarray], forms: list[np.ndarray], cycs: list[np.ndarray], commutants: Sequence[int],
+                   spanning: Sequence[np.ndarray | None]) -> dict[int, np.ndarray]:
+    """The commutant units (2, d, d) of the complex-type pieces with spanning elements, those of one dimension at once.
+
+    The rule of :func:`~constrainnet.solver.irreps.commutant_units` with
+    spanning elements, batched: the imaginary unit spans the antisymmetric
+    parts of the spanning elements carried into the cyclic form (one
+    non-zero singular value, else :class:`~constrainnet.errors.SolverError`),
+    is checked to commute with π, and is signed positive at its first entry
+    above the pivot tolerance. A piece whose units would be needed only
+    later (matched to a known type) costs one small SVD in the batch.
+    """
+    out: dict[int, np.ndarray] = {}
+    groups: dict[int, list[int]] = {}
+    for i, (x, c, sp) in enumerate(zip(gens, commutants, spanning)):
+        if int(c) == 2 and sp is not None:
+            groups.setdefault(int(x.shape[-1]), []).append(i)
+    for d, members in groups.items():
+        b = np.stack([forms[i] for i in members])
+        sp = np.stack([np.asarray(spanning[i], dtype=np.float64) for i in members])  # (B, r, d, d)
+        cyc_sp = np.swapaxes(b, 1, 2)[:, None] @ sp @ b[:, None]
+        imag = (0.5 * (cyc_sp - np.swapaxes(cyc_sp, 2, 3))).reshape(len(members), -1, d * d)
+        _, s, vt = np.linalg.svd(imag, full_matrices=False)
+        lead = np.maximum(s[:, 0], 1e-300)
+        if (s[:, 0] <= UNIT_RTOL * lead).any() or (s.shape[1] > 1 and (s[:, 1] > UNIT_RTOL * s[:, 0]).any()):
+            raise SolverError(f"irreducible piece: expected a commutant of dimension 2, got singular values {np.round(s, 6).tolist()}")
+        u = vt[:, 0].reshape(-1, d, d)
+        pis = np.stack([cycs[i] for i in members])  # (B, k, d, d)
+        sizes = np.maximum(1.0, np.abs(pis).max(axis=(2, 3)))
+        worst = (np.abs(pis @ u[:, None] - u[:, None] @ pis).max(axis=(2, 3)) / sizes).max(initial=0.0)
+        if worst > UNIT_ATOL:
+            raise SolverError(f"irreducible piece: expected imaginary units commuting with π, got a residual {worst:.3g} (tolerance {UNIT_ATOL:g})")
+        flat = vt[:, 0]  # (B, d²): the canonical basis of a line, positive at its first entry above the pivot tolerance
+        first = np.argmax(np.abs(flat) > PIVOT_ATOL, axis=1)
+        flat = flat * np.sign(flat[np.arange(len(members)), first])[:, None]
+        for j, i in enumerate(members):
+            out[i] = np.stack([np.eye(d), (flat[j] * np.sqrt(d)).reshape(d, d)])
     return out

@@ -419,7 +419,7 @@ def match_known(known: list[IrrepType], gens: list[np.ndarray], cyc: list[np.nda
 
 def register(G: Group, known: list[IrrepType], cyc_gens: np.ndarray, cyc_alg: np.ndarray, c: int, b: np.ndarray,
              spanning: np.ndarray | None, casimir: float, parity_sign: float | None,
-             prints: tuple[float, ...]) -> IrrepType:
+             prints: tuple[float, ...], units: np.ndarray | None = None) -> IrrepType:
     """A new type of G with the piece's cyclic form as π_k, appended to the registry list ``known`` (lock held).
 
     Args:
@@ -433,10 +433,13 @@ def register(G: Group, known: list[IrrepType], cyc_gens: np.ndarray, cyc_alg: np
         casimir: its Casimir eigenvalue.
         parity_sign: tr π(−I) for O(3), else None.
         prints: its fingerprint.
+        units: its commutant units in its cyclic form when already found (by
+            :func:`commutant_units`'s rule); None: found here.
     """
     l, parity = _angular_momentum(G, casimir, parity_sign)
-    cyc_spanning = None if spanning is None else (np.asarray(spanning) if c == 1 else b.T @ np.asarray(spanning) @ b)  # c = 1: not read
-    units = commutant_units(list(cyc_gens) + list(cyc_alg), c, cyc_spanning)
+    if units is None:
+        cyc_spanning = None if spanning is None else (np.asarray(spanning) if c == 1 else b.T @ np.asarray(spanning) @ b)  # c = 1: not read
+        units = commutant_units(list(cyc_gens) + list(cyc_alg), c, cyc_spanning)
     t = IrrepType(G, cyc_gens, cyc_alg, units, casimir, l, parity, serial=len(known), prints=prints)
     known.append(t)
     return t
