@@ -154,8 +154,8 @@ def _piece_characters(pieces: list[tuple[int, np.ndarray]], blocks: list[tuple[i
             continue
         allp = np.concatenate([pieces[i][1] for i in mine], axis=1)
         starts = np.cumsum([0] + [pieces[i][1].shape[1] for i in mine[:-1]])
-        traces = np.stack([np.add.reduceat(np.einsum("ij,ij->j", allp, allp[sigma[lo:hi] - lo]), starts) for sigma in sigmas])
-        out[mine] = traces.T
+        moved = allp[np.stack(sigmas)[:, lo:hi] - lo]  # (words, |O|, columns): ρ(w) P as row gathers
+        out[mine] = np.add.reduceat(np.einsum("ij,wij->jw", allp, moved), starts, axis=0)
     return out
 
 
