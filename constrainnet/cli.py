@@ -30,17 +30,14 @@ Example:
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import sys
 import time
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from . import __version__
+from .cli_tasks import TASKS, UsageError, cmd_demo, cmd_train
 from .errors import ConstrainnetError, ParseError
-
-if TYPE_CHECKING:
-    from .groups import Group
 
 __all__ = ["main", "build_parser", "TASKS"]
 
@@ -49,19 +46,14 @@ __all__ = ["main", "build_parser", "TASKS"]
 #: the command line imports no solver; a test keeps the two equal).
 STRATEGY_NAMES = ("dense", "orbit", "block", "product", "iterative")
 
-#: ``constrainnet train`` tasks: name -> dataset class name in :mod:`constrainnet.datasets`.
-TASKS = {"dipole": "Dipole", "o5": "O5Synthetic", "inertia": "Inertia", "particles": "ParticleInteraction"}
 
 # Demo defaults: small enough that building, checking and training both
 # models on Dipole takes well under a minute on 2 CPU cores, large enough that
 # EMLP's advantage over the MLP is clear at 300 samples.
 _DEMO_CH, _DEMO_LAYERS, _DEMO_EPOCHS = 128, 2, 100
 _BATCH, _LR = 64, 3e-3
-_EQUIVARIANCE_SAMPLES = 16  # random group elements for the equivariance check
 
 
-class _UsageError(Exception):
-    """Bad user input found after argument parsing: reported on one line, exit status 2."""
 
 
 def _int_at_least(minimum: int, what: str) -> Callable[[str], int]:
@@ -135,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--epochs", type=_positive, default=_DEMO_EPOCHS, help=f"epochs (default: {_DEMO_EPOCHS})")
     _add_model_options(demo, _DEMO_CH, _DEMO_LAYERS)
     demo.add_argument("--out", default=".", help="folder for weights.png (default: the current directory)")
-    demo.set_defaults(run=_cmd_demo)
+    demo.set_defaults(run=cmd_demo)
 
     train = sub.add_parser(
         "train",
@@ -155,7 +147,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--compile", action="store_true",
         help="train through torch.compile (the first steps compile: a minute or more for an EMLP on the CPU)",
     )  # fmt: skip
-    train.set_defaults(run=_cmd_train)
+    train.add_argument(
+        "--nproc", type=_positive, default=1,
+        help="train on N local processes (torch.distributed: gloo on the CPU, nccl on GPUs; default: 1)",
+    )  # fmt: skip
+    train.add_argument("--checkpoint", metavar="FILE", default=None, help="write the training state here after every epoch")
+    train.add_argument("--resume", action="store_true", help="continue from --checkpoint FILE when it exists")
+    train.set_defaults(run=cmd_train)
     return parser
 
 
@@ -169,8 +167,8 @@ def _add_model_options(p: argparse.ArgumentParser, ch: int, layers: int) -> None
     p.add_argument(
         "--progress",
         action=argparse.BooleanOptionalAction,
-        default=sys.stderr.isatty(),
-        help="show progress bars on stderr (default: when stderr is a terminal)",
+        default=True,
+        help="show progress on stderr: a bar on a terminal, a plain line every few seconds otherwise (default: on)",
     )
 
 
@@ -189,9 +187,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse has printed usage or help
         return int(exc.code or 0)
+    args.argv = argv
     try:
         return int(args.run(args))
-    except (ParseError, _UsageError) as exc:
+    except (ParseError, UsageError) as exc:
         return _fail(exc, 2)
     except (ConstrainnetError, ImportError, OSError, FloatingPointError) as exc:
         return _fail(exc, 1)
@@ -281,127 +280,6 @@ def _print_decomposition(rep: Any, G: Any, plot_file: str | None) -> int:
 
         plot.decomposition(rep, G.sample(np.random.default_rng(0)), file=plot_file)
         print(f"wrote      {plot_file}")
-    return 0
-
-
-# -- demo and train ------------------------------------------------------------------
-def _task_data(
-    task: str, group_text: str | None, n_train: int, n_test: int, seed: int
-) -> tuple[Any, Any, Group, Any, Any]:
-    """Train and test sets of ``task``, the group, and its reps bound to the chosen group."""
-    from . import datasets
-    from .parse import parse_group, parse_rep
-
-    cls = getattr(datasets, TASKS[task])
-    train, test = cls(n_train, seed=seed), cls(n_test, seed=seed + 1)
-    if group_text is None:
-        return train, test, train.group, train.rep_in, train.rep_out
-    G = parse_group(group_text)
-    if G.d != train.group.d:
-        raise _UsageError(
-            f"--group: the {task} task lives in R^{train.group.d} ({train.group!r}): "
-            f"expected a group acting on R^{train.group.d}, got {G!r} acting on R^{G.d}"
-        )
-    # The same reps, over G: the reprs of the task's reps re-read as expressions over G's V.
-    return train, test, G, parse_rep(repr(train.rep_in), G), parse_rep(repr(train.rep_out), G)
-
-
-def _check_device(text: str) -> None:
-    import torch
-
-    try:
-        device = torch.device(text)
-    except RuntimeError:
-        raise _UsageError(f"--device: expected a torch device such as cpu or cuda, got {text!r}") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise _UsageError(f"--device: expected an available device, got {text!r} but CUDA is not available here")
-
-
-def _model(kind: str, train: Any, G: Group, rep_in: Any, rep_out: Any, args: argparse.Namespace) -> Any:
-    """EMLP or MLP for the task, wrapped to read raw inputs and return raw targets."""
-    import torch
-
-    from . import nn
-    from .datasets import Standardize, Stats
-
-    stats = train.stats
-    if rep_in != train.rep_in or rep_out != train.rep_out:  # statistics of the same data, for G's reps
-        stats = Stats.from_data(
-            train.X.double().numpy(), train.Y.double().numpy(), rep_in, rep_out,
-            outputs=train.standardize_outputs, dtype=train.X.dtype,
-        )  # fmt: skip
-    torch.manual_seed(args.seed)  # the models' initial parameters
-    cls = nn.EMLP if kind == "emlp" else nn.MLP
-    core = cls(rep_in, rep_out, group=G, ch=args.ch, num_layers=args.num_layers)
-    return Standardize(core, stats).to(args.device)
-
-
-def _fit(model: Any, train: Any, args: argparse.Namespace, label: str) -> float:
-    from .train import fit
-
-    start = time.perf_counter()
-    if args.progress:
-        print(f"training {label} ...", file=sys.stderr)
-    fit(model, train, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, seed=args.seed,
-        device=args.device, progress=args.progress, compile=getattr(args, "compile", False))  # fmt: skip
-    return time.perf_counter() - start
-
-
-def _cmd_demo(args: argparse.Namespace) -> int:
-    from . import plot
-    from .testing import equivariance_error
-    from .train import evaluate
-
-    start = time.perf_counter()
-    _check_device(args.device)
-    train, test, G, rep_in, rep_out = _task_data("dipole", args.group, args.n_train, args.n_test, args.seed)
-    print(f"Dipole moment of 5 charges: {rep_in!r} -> {rep_out!r} under {G!r}")
-    _print_setup(args)
-    emlp = _model("emlp", train, G, rep_in, rep_out, args)
-    mlp = _model("mlp", train, G, rep_in, rep_out, args)
-    errors = [equivariance_error(m, group=G, n_samples=_EQUIVARIANCE_SAMPLES, rng=args.seed) for m in (emlp, mlp)]
-    print(f"equivariance error on {_EQUIVARIANCE_SAMPLES} random elements of {G!r} (relative, float32; untrained):")
-    print(f"  EMLP  {errors[0]:.2e}")
-    print(f"  MLP   {errors[1]:.2e}")
-    seconds = [_fit(emlp, train, args, "EMLP"), _fit(mlp, train, args, "MLP")]
-    mse = [evaluate(emlp, test), evaluate(mlp, test)]
-    errors = [equivariance_error(m, group=G, n_samples=_EQUIVARIANCE_SAMPLES, rng=args.seed) for m in (emlp, mlp)]
-    print(f"test MSE after training ({args.n_test} samples; MSE of predicting 0: {_zero_mse(test):.4g}):")
-    print(f"  {'model':<6}{'test MSE':>12}{'equivariance':>14}{'train s':>9}")
-    for name, m, e, s in zip(("EMLP", "MLP"), mse, errors, seconds):
-        print(f"  {name:<6}{m:>12.4g}{e:>14.2e}{s:>9.1f}")
-    ratio = mse[1] / mse[0] if mse[0] > 0 else float("inf")
-    print(f"EMLP's test MSE is {ratio:.3g}x {'lower' if ratio >= 1 else 'higher'} than the MLP's")
-    os.makedirs(args.out, exist_ok=True)
-    first = emlp.model.layers[0]
-    path = os.path.join(args.out, "weights.png")
-    plot.weights(first.rep_in, first.rep_out, seed=args.seed, file=path)
-    print(f"wrote {path}: random vs projected weights of the first layer, {first.rep_in >> first.rep_out!r}")
-    print(f"total {time.perf_counter() - start:.1f} s")
-    return 0
-
-
-def _zero_mse(data: Any) -> float:
-    return float((data.Y.double() ** 2).mean())
-
-
-def _print_setup(args: argparse.Namespace) -> None:
-    epochs = f"{args.epochs} epoch{'s' if args.epochs != 1 else ''}"
-    print(f"{args.n_train} training and {args.n_test} test samples, {epochs}, device {args.device}")
-
-
-def _cmd_train(args: argparse.Namespace) -> int:
-    from .train import evaluate
-
-    _check_device(args.device)
-    train, test, G, rep_in, rep_out = _task_data(args.task, args.group, args.n_train, args.n_test, args.seed)
-    model = _model(args.model, train, G, rep_in, rep_out, args)
-    name = args.model.upper()
-    print(f"{args.task}: {name} on {rep_in!r} -> {rep_out!r} under {G!r}")
-    _print_setup(args)
-    seconds = _fit(model, train, args, name)
-    mse = evaluate(model, test)
-    print(f"test MSE {mse:.6g} (MSE of predicting 0: {_zero_mse(test):.4g}), trained in {seconds:.1f} s")
     return 0
 
 

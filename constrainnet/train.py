@@ -27,6 +27,7 @@ Example:
 from __future__ import annotations
 
 import math
+import os
 from typing import Any, Iterator
 
 import numpy as np
@@ -61,6 +62,8 @@ def _check_model(model: Any, what: str) -> torch.nn.Module:
 
 
 def _check_data(data: Any, what: str) -> Any:
+    if isinstance(data, torch.utils.data.DataLoader):
+        return data
     if not (hasattr(data, "__len__") and hasattr(data, "__getitem__")):
         raise TypeError(
             f"{what}: expected a dataset of (x, y) pairs (with __len__ and __getitem__), got {type(data).__name__}"
@@ -84,7 +87,11 @@ def _target_dtype_device(model: torch.nn.Module, device: Any) -> tuple[torch.dty
 
 # -- batches ------------------------------------------------------------------
 def _batches(data: Any, order: torch.Tensor, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """(x, y) batches of ``data`` in the given order (its X/Y tensors when it has them)."""
+    """(x, y) batches of ``data`` in the given order (its X/Y tensors when it has them); a DataLoader's own batches."""
+    if isinstance(data, torch.utils.data.DataLoader):
+        for x, y in data:
+            yield torch.as_tensor(x), torch.as_tensor(y)
+        return
     X, Y = getattr(data, "X", None), getattr(data, "Y", None)
     fast = isinstance(X, torch.Tensor) and isinstance(Y, torch.Tensor) and len(X) == len(Y) == len(data)
     for start in range(0, len(order), batch_size):
@@ -116,8 +123,9 @@ def evaluate(model: torch.nn.Module, data: Any, batch_size: int = 1024, device: 
 
     Args:
         model: a ``torch.nn.Module`` mapping (batch, in) to (batch, d).
-        data: a dataset of (x, y) pairs, e.g. a :mod:`constrainnet.datasets` dataset.
-        batch_size: samples per forward pass.
+        data: a dataset of (x, y) pairs, e.g. a :mod:`constrainnet.datasets`
+            dataset, or a ``torch.utils.data.DataLoader`` of (x, y) batches.
+        batch_size: samples per forward pass (a DataLoader's own batches are used as they are).
         device: where to run (default: the model's device); inputs are cast
             to the model's floating dtype.
 
@@ -149,7 +157,8 @@ def evaluate(model: torch.nn.Module, data: Any, batch_size: int = 1024, device: 
     count = 0
     try:
         with torch.no_grad():
-            for x, y in _batches(data, torch.arange(len(data)), batch_size):
+            order = None if isinstance(data, torch.utils.data.DataLoader) else torch.arange(len(data))
+            for x, y in _batches(data, order, batch_size):
                 x, y = x.to(device=device, dtype=dtype), y.to(device=device, dtype=dtype)
                 out = model(x)
                 _check_shapes(out, y, "evaluate")
@@ -172,28 +181,50 @@ def fit(
     progress: bool = True,
     weight_decay: float = 0.0,
     compile: bool = False,
+    checkpoint: str | os.PathLike | None = None,
+    resume: bool = False,
+    checkpoint_every: int = 1,
 ) -> dict[str, list[float]]:
-    r"""Train ``model`` on ``train`` by Adam on the mean squared error.
+    r"""Train ``model`` on ``train`` by Adam on the mean squared error, in one process or under ``torchrun``.
 
-    Each epoch visits every sample once, in an order drawn from a
-    ``torch.Generator`` seeded with ``seed`` (so a run is reproducible from
-    the seed and the model's initial parameters), in batches of
-    ``batch_size`` (the last one may be smaller). The per-step loss is
-    mean((f(x) − y)²) over the batch and the output entries. The model is
-    trained in train mode and left in the mode it was given in.
+    Each epoch visits every sample once, in the order of a
+    ``torch.utils.data.DistributedSampler`` seeded with ``seed`` (the order
+    of epoch e depends only on ``seed`` and e, so a run is reproducible from
+    the seed and the model's initial parameters, and a resumed run continues
+    it exactly), in batches of ``batch_size`` (the last one may be smaller).
+    The per-step loss is mean((f(x) − y)²) over the batch and the output
+    entries. The model is trained in train mode and left in the mode it was
+    given in.
+
+    Under ``torch.distributed`` (a default process group of W > 1 processes,
+    e.g. started by ``torchrun``; see :mod:`constrainnet.distributed`) the
+    model is wrapped in ``DistributedDataParallel`` and each process takes
+    ``batch_size / W`` samples of every global batch: the same batches, the
+    same loss and the same parameters as one process with ``batch_size`` (to
+    rounding), when W divides the number of samples (otherwise the sampler
+    repeats up to W − 1 samples per epoch, as ``DistributedSampler`` does).
+    Rank 0 alone shows progress and writes checkpoints.
 
     Args:
         model: a ``torch.nn.Module`` with trainable parameters; moved to
             ``device`` when one is given.
-        train: the training dataset of (x, y) pairs.
-        val: an optional validation dataset, evaluated by :func:`evaluate`
-            after every epoch.
-        epochs: number of passes over ``train``.
+        train: the training data: a dataset of (x, y) pairs (anything with
+            ``__len__`` and ``__getitem__``; the datasets of
+            :mod:`constrainnet.datasets` are read from their X/Y tensors in
+            one gather per batch), or a ``torch.utils.data.DataLoader``,
+            whose batches are used as they are (its sampler's ``set_epoch`` is
+            called each epoch; under torch.distributed it must shard the data
+            itself, e.g. with a ``DistributedSampler``).
+        val: an optional validation dataset or DataLoader, evaluated by
+            :func:`evaluate` after every epoch (by every process, whole).
+        epochs: number of passes over ``train`` (in all, resumed epochs included).
         lr: Adam's learning rate.
-        batch_size: samples per step.
+        batch_size: samples per step (all processes together).
         seed: seed of the shuffling.
         device: where to train (default: the model's device).
-        progress: show a tqdm progress bar with the current loss (stderr).
+        progress: show progress on stderr (rank 0): a tqdm bar on a
+            terminal, otherwise one plain line every few seconds
+            (:mod:`constrainnet.progress`).
         weight_decay: Adam's L2 penalty.
         compile: train through ``torch.compile(model)`` (the validation runs
             the model as it is). The first steps pay the compilation: on the
@@ -202,6 +233,13 @@ def fit(
             epoch, then compiled for any batch size). The losses and
             parameters equal those of eager training to rounding (not bit for
             bit: the compiled code orders its sums its own way).
+        checkpoint: a file to write the training state to (model, optimiser,
+            epochs done, history, RNG state; :mod:`constrainnet.checkpoint`)
+            after every ``checkpoint_every`` epochs and after the last.
+        resume: start from ``checkpoint`` when the file exists (its settings —
+            seed, batch size, lr, weight decay, processes — must be this
+            run's); the run then ends bit-identical to one never stopped.
+        checkpoint_every: epochs between two checkpoints.
 
     Returns:
         The history: ``{"train_loss": [...]}`` with the mean training loss of
@@ -212,7 +250,9 @@ def fit(
         TypeError: if an argument has the wrong type (e.g. a float epochs).
         ValueError: if epochs, batch_size or lr are not positive, weight_decay
             is negative, a dataset is empty, the model has no trainable
-            parameters, or its outputs do not have the targets' shape.
+            parameters, its outputs do not have the targets' shape, the
+            number of processes does not divide ``batch_size``, ``resume``
+            without ``checkpoint``, or a checkpoint of another run.
         FloatingPointError: if the training loss of an epoch is not finite.
 
     Example:
@@ -224,19 +264,29 @@ def fit(
         >>> sorted(history), len(history["train_loss"])
         (['train_loss'], 2)
     """
+    from . import checkpoint as checkpoints
+    from .distributed import world
+    from .progress import EpochProgress
+
     model = _check_model(model, "fit")
     train = _check_data(train, "fit: train")
     if val is not None:
         val = _check_data(val, "fit: val")
     epochs = _positive_int(epochs, "fit: epochs")
     batch_size = _positive_int(batch_size, "fit: batch_size")
+    checkpoint_every = _positive_int(checkpoint_every, "fit: checkpoint_every")
     lr = _nonnegative_float(lr, "fit: lr", positive=True)
     weight_decay = _nonnegative_float(weight_decay, "fit: weight_decay")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise TypeError(f"fit: seed: expected a non-negative int, got {type(seed).__name__} {seed!r}")
-    for name, flag in (("progress", progress), ("compile", compile)):
+    for name, flag in (("progress", progress), ("compile", compile), ("resume", resume)):
         if not isinstance(flag, bool):
             raise TypeError(f"fit: {name}: expected a bool, got {type(flag).__name__} {flag!r}")
+    if resume and checkpoint is None:
+        raise ValueError("fit: resume=True needs the checkpoint file to resume from, got checkpoint=None")
+    rank, size = world()
+    if batch_size % size:
+        raise ValueError(f"fit: expected a batch_size divisible by the {size} processes, got {batch_size}")
     if device is not None:
         model.to(device)
     dtype, device = _target_dtype_device(model, device)
@@ -244,21 +294,31 @@ def fit(
     if not params:
         raise ValueError("fit: expected a model with trainable parameters, got none")
 
-    from tqdm import tqdm  # optional dependency: imported where used
-
-    step_model = torch.compile(model) if compile else model
     optimizer = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
-    generator = torch.Generator().manual_seed(int(seed))
+    settings = {"seed": int(seed), "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay, "processes": size}
     history: dict[str, list[float]] = {"train_loss": []}
     if val is not None:
         history["val_mse"] = []
+    start = 0
+    if resume and os.path.exists(checkpoint):
+        state = checkpoints.load_checkpoint(checkpoint, model, optimizer, settings)
+        start, history = min(state["epoch"], epochs), state["history"]
+    step_model: torch.nn.Module = model
+    if size > 1:
+        step_model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None)
+    if compile:
+        step_model = torch.compile(step_model)
+    sampler = None
+    if not isinstance(train, torch.utils.data.DataLoader):
+        sampler = torch.utils.data.DistributedSampler(train, num_replicas=size, rank=rank, shuffle=True, seed=int(seed))
     was_training = model.training
-    bar = tqdm(range(epochs), desc="fit", unit="epoch", disable=not progress)
+    bar = EpochProgress(epochs, start=start, enabled=progress and rank == 0)
     try:
-        for epoch in bar:
+        for epoch in range(start, epochs):
             model.train()
             total = torch.zeros((), dtype=torch.float64, device=device)
-            for x, y in _batches(train, torch.randperm(len(train), generator=generator), batch_size):
+            count = torch.zeros((), dtype=torch.float64, device=device)
+            for x, y in _epoch_batches(train, sampler, epoch, batch_size // size):
                 x, y = x.to(device=device, dtype=dtype), y.to(device=device, dtype=dtype)
                 out = step_model(x)
                 _check_shapes(out, y, "fit")
@@ -267,7 +327,12 @@ def fit(
                 loss.backward()
                 optimizer.step()
                 total += loss.detach().double() * len(x)  # no host sync per step
-            epoch_loss = float(total) / len(train)
+                count += len(x)
+            if size > 1:
+                sums = torch.stack([total, count])
+                torch.distributed.all_reduce(sums)
+                total, count = sums[0], sums[1]
+            epoch_loss = float(total / count)
             if not math.isfinite(epoch_loss):
                 raise FloatingPointError(
                     f"fit: expected a finite training loss, got {epoch_loss} at epoch {epoch + 1}; "
@@ -278,8 +343,21 @@ def fit(
             if val is not None:
                 history["val_mse"].append(evaluate(model, val, device=device))
                 postfix["val_mse"] = f"{history['val_mse'][-1]:.4g}"
-            bar.set_postfix(postfix)
+            bar.update(epoch, postfix)
+            if checkpoint is not None and rank == 0 and ((epoch + 1) % checkpoint_every == 0 or epoch + 1 == epochs):
+                checkpoints.save_checkpoint(checkpoint, model, optimizer, epoch + 1, history, settings)
     finally:
         bar.close()
         model.train(was_training)
     return history
+
+
+def _epoch_batches(train: Any, sampler: Any, epoch: int, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """This process's (x, y) batches of ``epoch``: from the sampler's order, or the DataLoader's own."""
+    if sampler is None:
+        inner = getattr(train, "sampler", None)
+        if hasattr(inner, "set_epoch"):
+            inner.set_epoch(epoch)
+        return _batches(train, None, batch_size)
+    sampler.set_epoch(epoch)
+    return _batches(train, torch.as_tensor(list(sampler), dtype=torch.long), batch_size)
