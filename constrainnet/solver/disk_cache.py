@@ -22,7 +22,10 @@ Anything else — truncated, corrupt, stale, forged or mismatched — is ignored
 and the basis recomputed (and the file rewritten). Writes go to a temporary
 file in the same folder and are renamed into place (``os.replace``), so two
 processes writing the same key leave one whole file and a reader never sees
-a partial one.
+a partial one; and a process that misses takes a lock on the entry
+(:mod:`constrainnet.solver.file_lock`) before solving, so of several
+processes that need one basis at once (the ranks of a ``torchrun`` job) one
+solves and the others wait and read its file.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ import scipy.sparse
 
 from ..groups import Group
 from ..reps import Rep
+from .file_lock import exclusive
 from .verify import basis_defect
 
 __all__ = [
@@ -319,8 +323,11 @@ def load_or_compute(rep: Rep, strategy: str, compute: Callable[[], Any], *, veri
     basis = _read(path, rep, strategy, verify=verify, key=key)
     if basis is not None:
         return basis
-    basis = compute()
-    _write(path, rep, strategy, basis, key=key)
+    with exclusive(path):  # one process solves; the others wait here, then read its file
+        basis = _read(path, rep, strategy, verify=verify, key=key)
+        if basis is None:
+            basis = compute()
+            _write(path, rep, strategy, basis, key=key)
     return basis
 
 
@@ -359,8 +366,11 @@ def load_or_compute_all(
     bases = _read(path, rep, strategy, decode, verify, key)
     if bases is not None:
         return bases
-    bases = compute()
-    _write(path, rep, strategy, bases, _bundle_to_arrays, key)
+    with exclusive(path):  # one process solves; the others wait here, then read its file
+        bases = _read(path, rep, strategy, decode, verify, key)
+        if bases is None:
+            bases = compute()
+            _write(path, rep, strategy, bases, _bundle_to_arrays, key)
     return bases
 
 
