@@ -253,22 +253,27 @@ def _identify_classes(leaf: Rep, classes: list[list[tuple[int, np.ndarray]]], pr
     pis: list[np.ndarray] = [np.empty(0)] * count
     spans: list[np.ndarray] = [inverse_scales] * count  # a real line: commutant ℝ
     cs = [1] * count
-    groups: dict[tuple[int, int], list[int]] = {}  # first pieces by block and dimension, each group one batch
+    groups: dict[int, list[int]] = {}  # first pieces by block, each block one batch padded to its widest piece
     for k, cls in enumerate(classes):
-        groups.setdefault((cls[0][0], cls[0][1].shape[1]), []).append(k)
-    for (blk, d), members in groups.items():
+        groups.setdefault(cls[0][0], []).append(k)
+    for blk, members in groups.items():
         lo, hi = blocks[blk]
-        stack = np.stack([classes[k][0][1] for k in members])  # (n, |O|, d)
-        left = np.swapaxes(stack, 1, 2)[:, None]
-        pi = left @ stack[:, perms_r[:, lo:hi] - lo]  # (n, k, d, d): Pᵀ ρ(h) P, ρ(h) P a row gather
-        if d > 1:
-            compressed = left @ ws[None, :, lo:hi, lo:hi] @ stack[:, None]  # (n, NUM_RANDOM, d, d)
-            found_c = _commutant_dims(compressed, scales)
+        dims = [classes[k][0][1].shape[1] for k in members]
+        top = max(dims)
+        stack = np.zeros((len(members), hi - lo, top))  # (n, |O|, D): zero columns past each piece's d
         for i, k in enumerate(members):
-            pis[k] = pi[i]
+            stack[i, :, : dims[i]] = classes[k][0][1]
+        left = np.swapaxes(stack, 1, 2)[:, None]
+        pi = left @ stack[:, perms_r[:, lo:hi] - lo]  # (n, k, D, D): Pᵀ ρ(h) P, ρ(h) P a row gather
+        if top > 1:
+            compressed = left @ ws[None, :, lo:hi, lo:hi] @ stack[:, None]  # (n, NUM_RANDOM, D, D)
+            found_c = _commutant_dims(compressed, scales, dims)
+        for i, k in enumerate(members):
+            d = dims[i]
+            pis[k] = pi[i, :, :d, :d]
             if d > 1:
                 cs[k] = int(found_c[i])
-                spans[k] = compressed[i] * inverse_scales
+                spans[k] = compressed[i, :, :d, :d] * inverse_scales
     ids = identify_many(leaf.G, pis, cs, spans, prints)
     found: list[tuple[IrrepType, list[tuple[int, np.ndarray]]]] = []
     for cls, (t, tmat) in zip(classes, ids):
@@ -278,17 +283,17 @@ def _identify_classes(leaf: Rep, classes: list[list[tuple[int, np.ndarray]]], pr
     return found
 
 
-def _commutant_dims(compressed: np.ndarray, scales: list[float]) -> np.ndarray:
-    """:func:`~constrainnet.solver.isotypic._commutant_dim` of n pieces of one dimension d > 1 at once:
-    ``compressed`` (n, NUM_RANDOM, d, d) their compressions Pᵀ Wⱼ P."""
-    n, r, d = compressed.shape[0], compressed.shape[1], compressed.shape[2]
-    anti = (compressed - np.swapaxes(compressed, 2, 3)).reshape(n, r, d * d) / (2 * np.array(scales)[None, :, None])
+def _commutant_dims(compressed: np.ndarray, scales: list[float], dims: list[int]) -> np.ndarray:
+    """:func:`~constrainnet.solver.isotypic._commutant_dim` of n pieces at once: ``compressed`` (n, NUM_RANDOM, D, D)
+    their compressions Pᵀ Wⱼ P, each zero past its dimension ``dims[i]`` (zeros add no singular value); 1 for a line."""
+    n, r, top = compressed.shape[0], compressed.shape[1], compressed.shape[2]
+    anti = (compressed - np.swapaxes(compressed, 2, 3)).reshape(n, r, top * top) / (2 * np.array(scales)[None, :, None])
     sv = np.linalg.svd(anti, compute_uv=False)
-    c = 1 + (sv > RANK_RTOL * np.maximum(1.0, sv[:, :1])).sum(axis=1)
+    c = np.where(np.array(dims) > 1, 1 + (sv > RANK_RTOL * np.maximum(1.0, sv[:, :1])).sum(axis=1), 1)
     bad = (c != 1) & (c != 2) & (c != 4)
     if bad.any():
-        bad = int(c[bad][0])
-        raise SolverError(f"decompose: expected an irreducible commutant of dimension 1, 2 or 4, got {bad} (d = {d})")
+        at = int(np.flatnonzero(bad)[0])
+        raise SolverError(f"decompose: expected an irreducible commutant of dimension 1, 2 or 4, got {int(c[at])} (d = {dims[at]})")
     return c
 
 
