@@ -12,7 +12,7 @@ Example:
     >>> fig = weights(5 * V**0 + 5 * V, V)
     >>> print(fig.get_suptitle())
     (5*Scalar + 5*V) >> V
-    basis dim 5, 5 distinct free parameters (values of P W)
+    basis dim 5 (free parameters), 5 distinct non-zero values in P W
 """
 
 from __future__ import annotations
@@ -111,15 +111,17 @@ def weights(
     """Plot a random W next to its projection P W onto the equivariant maps ``rep_in → rep_out``.
 
     The picture of the EMLP chapter of dmol.pub: two heatmaps of shape
-    (rep_out.size, rep_in.size) on one diverging colour scale symmetric about
-    zero, so the structure the symmetry imposes (zeros, tied and sign-flipped
-    entries) shows at a glance. The scale is set by P W, which is smaller
-    than W (an orthogonal projection), so that its structure uses the whole
-    range; entries of W beyond it saturate. Thin lines mark the copies of
-    the blocks of sum reps. The title gives the dimension of the
-    equivariant basis and the number of distinct free parameters: the
-    distinct non-zero values among the entries of P W (see
-    :func:`distinct_values`).
+    (rep_out.size, rep_in.size), each on its own diverging colour scale
+    symmetric about zero (P W is smaller than W, an orthogonal projection), so
+    the structure the symmetry imposes (zeros, tied and sign-flipped entries)
+    shows at a glance. Thin lines mark the copies of the blocks of sum reps.
+    The title gives the dimension of the equivariant basis (the number of
+    free parameters of an equivariant map) and the number of distinct
+    non-zero values among the entries of P W (:func:`distinct_values`). The
+    two differ in general: an entry of P W is a combination of several
+    coefficients, so it can take more distinct values than there are
+    parameters (r = 300 parameters can give 325 values), or fewer (tied
+    entries).
 
     Args:
         rep_in: the input rep.
@@ -154,17 +156,17 @@ def weights(
         if len(axes) != 2:
             raise ValueError(f"weights: expected two Axes (random, projected), got {len(axes)}")
         fig = axes[0].figure
-    vmax = float(np.abs(PW).max()) or float(np.abs(W).max())
     for a, mat, title in zip(axes, (W, PW), ("random W", "projected P W")):
+        vmax = float(np.abs(mat).max()) or 1.0  # each panel on its own scale
         image = a.imshow(mat, cmap=_DIVERGING, vmin=-vmax, vmax=vmax, interpolation="nearest", aspect="auto")
         a.set_title(title)
         a.set_xlabel(_wrap(f"in: {rep_in!r} ({rep_in.size})"), fontsize=9)
         a.set_ylabel(_wrap(f"out: {rep_out!r} ({rep_out.size})"), fontsize=9)
         _mark_blocks(a, rep_in, rep_out)
-    fig.colorbar(image, ax=list(axes), shrink=0.9, extend="both")
-    free = distinct_values(PW)
+        fig.colorbar(image, ax=a, shrink=0.9)
+    values = distinct_values(PW)
     chars = int(fig.get_figwidth() * 11)  # characters per line of the 10-point title
-    counts = f"basis dim {dim}, {free} distinct free parameters (values of P W)"
+    counts = f"basis dim {dim} (free parameters), {values} distinct non-zero values in P W"
     fig.suptitle(f"{_wrap(repr(hom), chars)}\n{counts}", fontsize=10)
     _save(fig, file)
     return fig

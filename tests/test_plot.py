@@ -75,11 +75,23 @@ def test_weights_writes_png_with_title(tmp_path):
     _assert_png(path)
     title = fig.get_suptitle()
     assert "(5*Scalar + 5*V) >> V" in title
-    assert "basis dim 5" in title and "5 distinct free parameters" in title
+    assert "basis dim 5" in title and "5 distinct non-zero values in P W" in title
     assert [a.get_title() for a in fig.axes[:2]] == ["random W", "projected P W"]
-    # one colour scale for both heatmaps, symmetric about zero
-    limits = [a.images[0].get_clim() for a in fig.axes[:2]]
-    assert limits[0] == limits[1] and limits[0][0] == -limits[0][1] > -np.inf
+    # each heatmap on its own colour scale, symmetric about zero, spanning its own entries
+    W, PW = plot.projected_weights(5 * V**0 + 5 * V, V, 0)
+    for a, mat in zip(fig.axes[:2], (W, PW)):
+        low, high = a.images[0].get_clim()
+        assert low == -high == pytest.approx(-np.abs(mat).max())
+
+
+def test_weights_title_counts_parameters_and_values_apart():
+    # r free parameters and the distinct values of P W are different counts: SO(3) maps
+    # V**2 -> V**2 are a I + b (swap) + c (trace), 3 parameters, and the diagonal entries
+    # x_ii -> x_ii take a + b + c: 4 distinct values (a, b, c, a + b + c)
+    V = cn.V(SO(3))
+    fig = plot.weights(V**2, V**2, seed=0)
+    title = fig.get_suptitle()
+    assert "basis dim 3 (free parameters), 4 distinct non-zero values in P W" in title
 
 
 def test_weights_into_given_axes(tmp_path):
