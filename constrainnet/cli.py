@@ -93,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"constrainnet {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="{basis,demo,train}")
-    group_help = "the group, e.g. SO(3), O(2), C(4), Z(6), D(4), S(5), P4M(8), Trivial(3), Lorentz(), SO(3)*S(4)"
+    group_help = "the group, e.g. SO(3), O(2), C(4), Z(6), D(4), S(5), P4M(8), Trivial(3), Lorentz(), GL(3), Sp(2), SU(2), Cube(), SO(3)*S(4)"
 
     basis = sub.add_parser(
         "basis", help="solve the equivariant basis of a rep", description="Solve the equivariant basis of a rep."

@@ -51,7 +51,9 @@ from dataclasses import dataclass
 from typing import Callable, Iterator, Union
 
 from .errors import ConstrainnetError, ParseError
-from .groups import C, D, Group, Lorentz, O, P4M, ProductGroup, S, SO, Trivial, Z
+from .groups import (
+    GL, SL, SO, SO13, SU, C, Cube, D, Group, Lorentz, O, O13, P4M, ProductGroup, Rot90, RubiksCube, S, SO13p, Sp, Trivial, U, Z,
+)  # fmt: skip
 from .groups.limits import MAX_DIMENSION, MAX_IMAGE_SIZE, MAX_ORTHOGONAL_N
 from .reps import PseudoScalar, Rep, Scalar, V, direct_sum
 from .reps.limits import MAX_TENSOR_ORDER
@@ -79,9 +81,15 @@ GROUP_FAMILIES: dict[str, tuple[Callable[..., Group], int]] = {
     "SO": (SO, MAX_ORTHOGONAL_N), "O": (O, MAX_ORTHOGONAL_N), "C": (C, _MAX_PLANAR_ORDER),
     "Z": (Z, MAX_DIMENSION), "D": (D, _MAX_PLANAR_ORDER), "S": (S, MAX_DIMENSION),
     "P4M": (P4M, MAX_IMAGE_SIZE), "Trivial": (Trivial, MAX_DIMENSION), "Lorentz": (Lorentz, 0),
+    "GL": (GL, MAX_ORTHOGONAL_N), "SL": (SL, MAX_ORTHOGONAL_N), "Sp": (Sp, MAX_ORTHOGONAL_N // 2),
+    "U": (U, MAX_ORTHOGONAL_N // 2), "SU": (SU, MAX_ORTHOGONAL_N // 2), "Rot90": (Rot90, MAX_IMAGE_SIZE),
+    "SO13p": (SO13p, 0), "SO13": (SO13, 0), "O13": (O13, 0), "Cube": (Cube, 0), "RubiksCube": (RubiksCube, 0),
 }  # fmt: skip
 
-_FAMILY_HELP = "SO(n), O(n), C(n), Z(n), D(n), S(n), P4M(n), Trivial(n), Lorentz() and products G1*G2"
+_FAMILY_HELP = (
+    "SO(n), O(n), C(n), Z(n), D(n), S(n), P4M(n), Trivial(n), GL(n), SL(n), Sp(n), U(n), SU(n), Rot90(n), "
+    "Lorentz(), SO13p(), SO13(), O13(), Cube(), RubiksCube() and products G1*G2"
+)
 
 #: Largest integer literal or integer result in a rep expression: a
 #: multiplicity beyond this cannot be solved or trained, and the bound keeps
@@ -275,7 +283,7 @@ def _group_factor(p: _Parser) -> Group:
         raise ParseError(f"unknown group {tok.text!r} {where}; expected one of {_FAMILY_HELP}", p.text, tok.pos)
     p.advance()
     family, max_n = GROUP_FAMILIES[tok.text]
-    if max_n == 0:  # Lorentz: no size, optional empty parentheses
+    if max_n == 0:  # Lorentz(), Cube(), ...: no size, optional empty parentheses
         if p.accept("("):
             p.expect(")", f"')' ({tok.text} takes no size)")
         return family()

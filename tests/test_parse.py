@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -339,3 +341,25 @@ def test_group_products_beyond_the_limits(text, fragment):
     with pytest.raises(ParseError) as info:
         parse_group(text)
     assert fragment in str(info.value) and info.value.position == 0
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("GL(3)", lambda g: g.GL(3)), ("SL(2)", lambda g: g.SL(2)), ("Sp(2)", lambda g: g.Sp(2)),
+        ("U(2)", lambda g: g.U(2)), ("SU(3)", lambda g: g.SU(3)), ("Rot90(4)", lambda g: g.Rot90(4)),
+        ("SO13p()", lambda g: g.SO13p()), ("SO13", lambda g: g.SO13()), ("O13()", lambda g: g.O13()),
+        ("Cube()", lambda g: g.Cube()), ("RubiksCube", lambda g: g.RubiksCube()),
+        ("Sp(1) * Z(3)", lambda g: g.Sp(1) * g.Z(3)),
+    ],
+)  # fmt: skip
+def test_parse_group_knows_emlps_families(text, expected):
+    import constrainnet.groups as groups
+
+    assert parse_group(text) == expected(groups)
+
+
+@pytest.mark.parametrize("text, fragment", [("Sp(99)", "Sp(n): expected 1 <= n <= 32, got 99"), ("Cube(3)", "Cube takes no size"), ("GL(0)", "GL(n): expected 1 <= n")])
+def test_parse_group_bounds_of_new_families(text, fragment):
+    with pytest.raises(ParseError, match=re.escape(fragment)):
+        parse_group(text)
