@@ -99,13 +99,14 @@ def _orbit_residual(u: np.ndarray, column_orbit: np.ndarray, orbits: list[np.nda
         inside += int(np.count_nonzero(parts))
         worst = max(worst, float(np.abs(np.swapaxes(parts, 1, 2) @ parts - np.eye(s)).max()))
         kc, oc, cc = kinds[cols], offset[cols], copy[cols]
-        same = cc[:, :, None] == cc[:, None, :]
-        for h, sigma in enumerate(perms):
-            if not (label[sigma[rows]] == ids[:, None]).all():
-                return np.inf  # not an orbit: σ_h leaves it
-            image = np.take_along_axis(parts, pos[sigma[rows]][:, :, None], axis=1)  # ρ(h) U = U[σ_h], inside the orbit
-            block = np.where(same, pis[kc[:, :, None], h, oc[:, :, None], oc[:, None, :]], 0.0)
-            worst = max(worst, float(np.abs(image - parts @ block).max()))
+        # the block form on these columns at every generator: (T, k, s, s), πₖ where two columns share a copy
+        blocks = np.where((cc[:, :, None] == cc[:, None, :])[:, None], pis[kc[:, None, :, None], np.arange(len(perms))[None, :, None, None],
+                                                                         oc[:, None, :, None], oc[:, None, None, :]], 0.0)
+        moved = perms[:, rows]  # (k, T, s): σ_h of each orbit's points
+        if not (label[moved] == ids[None, :, None]).all():
+            return np.inf  # not an orbit: a generator leaves it
+        image = parts[np.arange(len(ids))[None, :, None], pos[moved]]  # (k, T, s, s): ρ(h) U = U[σ_h], inside the orbit
+        worst = max(worst, float(np.abs(image - np.swapaxes(parts[:, None] @ blocks, 0, 1)).max()))
     if inside != int(np.count_nonzero(u)):  # an entry off the orbit blocks: the blocks are not all of U
         return np.inf
     return worst
