@@ -51,7 +51,19 @@ def check_rep_limits(order: int, size: int, what: str) -> None:
             "(count of tensor factors, however the product is written)"
         )
     if size > MAX_REP_SIZE:
-        raise RepError(f"{what}: expected a rep of size at most {MAX_REP_SIZE} (2**31), got size {_short(size)}")
+        raise RepError(
+            f"{what}: expected a rep of size at most {MAX_REP_SIZE} (2**31), got size {_short(size)}, "
+            f"whose one float64 vector alone would take {_bytes(8 * size)}"
+        )
+
+
+def _bytes(n: int) -> str:
+    """A byte count for a message, in the largest binary unit below it (exact int in, never overflows)."""
+    units = ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB")
+    if n >= 1024 ** len(units):
+        return f"≥ 2**{n.bit_length() - 1} bytes"
+    k = max(0, (n.bit_length() - 1) // 10)
+    return f"{n / 1024**k:.3g} {units[k]}"
 
 
 def _short(n: int) -> str:
