@@ -12,6 +12,7 @@ from .classical import GL, SL, SU, Sp, U, realify, symplectic_form
 from .embeddings import o2_in_o3
 from .families import LORENTZ_METRIC, C, D, Lorentz, O, P4M, S, SO, Trivial, Z
 from .lorentz import O13, SO13, SO13p
+from .planar_in_3d import D2eR3, D6eR3, DkeR3, O2eR3, SO2eR3, planar_in_3d
 from .limits import MAX_DIMENSION, MAX_GENERATOR_ENTRIES, MAX_IMAGE_SIZE, MAX_ORTHOGONAL_N
 from .product import ProductGroup
 from .puzzles import CUBE_FACES, Cube, Rot90, RubiksCube
@@ -48,6 +49,12 @@ __all__ = [
     "RubiksCube",
     "StabilizerChain",
     "o2_in_o3",
+    "planar_in_3d",
+    "SO2eR3",
+    "O2eR3",
+    "DkeR3",
+    "D6eR3",
+    "D2eR3",
     "MAX_DIMENSION",
     "MAX_ORTHOGONAL_N",
     "MAX_IMAGE_SIZE",
