@@ -31,6 +31,7 @@ from .dipole import Dipole
 from .inertia import Inertia
 from .o5 import O5Synthetic
 from .particles import ParticleInteraction
+from .pendulum import DoubleSpringPendulum, rollout_error, spring_pendulum_dynamics, spring_pendulum_hamiltonian
 from .standardize import Standardize, Stats, standardization_stats
 
 __all__ = [
@@ -39,6 +40,10 @@ __all__ = [
     "O5Synthetic",
     "Inertia",
     "ParticleInteraction",
+    "DoubleSpringPendulum",
+    "rollout_error",
+    "spring_pendulum_hamiltonian",
+    "spring_pendulum_dynamics",
     "Stats",
     "Standardize",
     "standardization_stats",
