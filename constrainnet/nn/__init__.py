@@ -1,6 +1,7 @@
 """Torch layers whose weights stay in the equivariant subspace, and the EMLP model."""
 
 from .bilinear import BiLinear, bilinear_mid_rep
+from .dynamics import HNN, NeuralODE, rk4_rollout
 from .emlp import EMLP, MLP, EMLPBlock, hidden_reps
 from .linear import Linear
 from . import isotypic_plan as _isotypic_plan  # registers Linear(..., plan="isotypic")
@@ -20,4 +21,7 @@ __all__ = [
     "EMLP",
     "MLP",
     "hidden_reps",
+    "HNN",
+    "NeuralODE",
+    "rk4_rollout",
 ]
