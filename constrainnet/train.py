@@ -184,6 +184,8 @@ def fit(
     checkpoint: str | os.PathLike | None = None,
     resume: bool = False,
     checkpoint_every: int = 1,
+    penalty: Any = None,
+    augment: Any = None,
 ) -> dict[str, list[float]]:
     r"""Train ``model`` on ``train`` by Adam on the mean squared error, in one process or under ``torchrun``.
 
@@ -240,6 +242,18 @@ def fit(
             seed, batch size, lr, weight decay, processes — must be this
             run's); the run then ends bit-identical to one never stopped.
         checkpoint_every: epochs between two checkpoints.
+        penalty: an optional callable of no arguments returning a 0-d tensor
+            added to every step's loss before the backward pass, e.g. the
+            prior of a residual pathway model
+            (``penalty=rpp.prior_penalty``, :class:`constrainnet.nn.RPP`).
+            The history's ``train_loss`` stays the data MSE, without it.
+        augment: an optional callable ``(x, y) -> (x, y)`` applied to every
+            training batch (after the cast to the model's dtype and device;
+            never to ``val``), e.g. :class:`constrainnet.augment.GroupAugment`
+            for group augmentation (the MLP+Aug baseline). If it has a
+            ``set_epoch`` method it is called with the epoch before the
+            epoch's batches, as the sampler's, so an augmented run is
+            reproducible and resumes exactly.
 
     Returns:
         The history: ``{"train_loss": [...]}`` with the mean training loss of
@@ -252,7 +266,9 @@ def fit(
             is negative, a dataset is empty, the model has no trainable
             parameters, its outputs do not have the targets' shape, the
             number of processes does not divide ``batch_size``, ``resume``
-            without ``checkpoint``, or a checkpoint of another run.
+            without ``checkpoint``, a checkpoint of another run, a penalty
+            that is not a 0-d tensor, or an augment that changes the
+            batch's shapes.
         FloatingPointError: if the training loss of an epoch is not finite.
 
     Example:
@@ -282,6 +298,9 @@ def fit(
     for name, flag in (("progress", progress), ("compile", compile), ("resume", resume)):
         if not isinstance(flag, bool):
             raise TypeError(f"fit: {name}: expected a bool, got {type(flag).__name__} {flag!r}")
+    for name, hook in (("penalty", penalty), ("augment", augment)):
+        if hook is not None and not callable(hook):
+            raise TypeError(f"fit: {name}: expected None or a callable, got {type(hook).__name__} {hook!r}")
     if resume and checkpoint is None:
         raise ValueError("fit: resume=True needs the checkpoint file to resume from, got checkpoint=None")
     rank, size = world()
@@ -316,15 +335,19 @@ def fit(
     try:
         for epoch in range(start, epochs):
             model.train()
+            if hasattr(augment, "set_epoch"):
+                augment.set_epoch(epoch)
             total = torch.zeros((), dtype=torch.float64, device=device)
             count = torch.zeros((), dtype=torch.float64, device=device)
             for x, y in _epoch_batches(train, sampler, epoch, batch_size // size):
                 x, y = x.to(device=device, dtype=dtype), y.to(device=device, dtype=dtype)
+                if augment is not None:
+                    x, y = _augmented(augment, x, y)
                 out = step_model(x)
                 _check_shapes(out, y, "fit")
                 loss = torch.mean((out - y) ** 2)
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+                (loss if penalty is None else loss + _penalty_term(penalty)).backward()
                 optimizer.step()
                 total += loss.detach().double() * len(x)  # no host sync per step
                 count += len(x)
@@ -350,6 +373,28 @@ def fit(
         bar.close()
         model.train(was_training)
     return history
+
+
+def _augmented(augment: Any, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``augment(x, y)``, checked to give tensors of the batch's shapes."""
+    out = augment(x, y)
+    if not (isinstance(out, (tuple, list)) and len(out) == 2 and all(isinstance(t, torch.Tensor) for t in out)):
+        raise TypeError(f"fit: augment: expected a callable returning an (x, y) pair of tensors, got {type(out).__name__}")
+    if out[0].shape != x.shape or out[1].shape != y.shape:
+        raise ValueError(
+            f"fit: augment: expected tensors of the batch's shapes {tuple(x.shape)}, {tuple(y.shape)}, "
+            f"got {tuple(out[0].shape)}, {tuple(out[1].shape)}"
+        )
+    return out[0], out[1]
+
+
+def _penalty_term(penalty: Any) -> torch.Tensor:
+    """``penalty()``, checked to be a 0-d tensor."""
+    term = penalty()
+    if not isinstance(term, torch.Tensor) or term.dim() != 0:
+        got = f"a tensor of shape {tuple(term.shape)}" if isinstance(term, torch.Tensor) else type(term).__name__
+        raise ValueError(f"fit: penalty: expected a callable returning a 0-d tensor, got {got}")
+    return term
 
 
 def _epoch_batches(train: Any, sampler: Any, epoch: int, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:

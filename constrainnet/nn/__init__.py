@@ -5,6 +5,7 @@ from .dynamics import HNN, NeuralODE, rk4_rollout
 from .emlp import EMLP, MLP, EMLPBlock, hidden_reps
 from .linear import Linear
 from . import isotypic_plan as _isotypic_plan  # registers Linear(..., plan="isotypic")
+from .rpp import RPP, SoftLinear
 from .nonlinear import GatedNonlinearity, NormNonlinearity, PointwiseNonlinearity, gated
 from .uniform import uniform_rep
 
@@ -24,4 +25,6 @@ __all__ = [
     "HNN",
     "NeuralODE",
     "rk4_rollout",
+    "RPP",
+    "SoftLinear",
 ]
