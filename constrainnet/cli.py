@@ -5,7 +5,7 @@
     constrainnet basis --group "SO(3)" "V**2 >> V" [--plot FILE] [--strategy NAME]
     constrainnet basis --group "SO(3)" --decompose "V**3"
     constrainnet demo [--group SO(3)] [--n-train 300] [--n-test 500] [--epochs 100] [--out DIR]
-    constrainnet train {dipole,o5,inertia,particles} [--model emlp|mlp] [--epochs N] [--compile] ...
+    constrainnet train {dipole,o5,inertia,particles} [--model emlp|mlp|rpp|mlp+aug] [--epochs N] [--compile] ...
 
 Group names and rep expressions are parsed by :mod:`constrainnet.parse`
 (never ``eval``). Exit status: 0 on success, 2 for a usage error (an unknown
@@ -137,7 +137,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "task", choices=sorted(TASKS), help="dipole (SO(3)), o5 (O(5)), inertia (O(3)) or particles (Lorentz())"
     )
-    train.add_argument("--model", choices=["emlp", "mlp"], default="emlp", help="the model (default: emlp)")
+    train.add_argument(
+        "--model", choices=["emlp", "mlp", "rpp", "mlp+aug"], default="emlp",
+        help="the model (default: emlp): rpp is EMLP + MLP with residual pathway priors, "
+        "mlp+aug an MLP trained on batches transformed by random group elements",
+    )  # fmt: skip
     train.add_argument("--group", default=None, help="another group acting on the task's space (default: the task's)")
     train.add_argument("--n-train", type=_positive, default=1000, help="training samples (default: 1000)")
     train.add_argument("--n-test", type=_positive, default=1000, help="test samples (default: 1000)")

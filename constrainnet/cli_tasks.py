@@ -75,12 +75,13 @@ def _model(kind: str, train: Any, G: Group, rep_in: Any, rep_out: Any, args: arg
             outputs=train.standardize_outputs, dtype=train.X.dtype,
         )  # fmt: skip
     torch.manual_seed(args.seed)  # the models' initial parameters
-    cls = nn.EMLP if kind == "emlp" else nn.MLP
+    cls = {"emlp": nn.EMLP, "rpp": nn.RPP}.get(kind, nn.MLP)  # mlp+aug: an MLP, augmented by _fit
     core = cls(rep_in, rep_out, group=G, ch=args.ch, num_layers=args.num_layers)
     return Standardize(core, stats).to(args.device)
 
 
-def _fit(model: Any, train: Any, args: argparse.Namespace, label: str) -> float:
+def _fit(model: Any, train: Any, args: argparse.Namespace, label: str, augment: Any = None) -> float:
+    """Train ``model`` as the options say (with an RPP's prior penalty, and ``augment`` when given); the seconds taken."""
     from .train import fit
 
     start = time.perf_counter()
@@ -88,7 +89,8 @@ def _fit(model: Any, train: Any, args: argparse.Namespace, label: str) -> float:
         print(f"training {label} ...", file=sys.stderr)
     fit(model, train, epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, seed=args.seed,
         device=args.device, progress=args.progress, compile=getattr(args, "compile", False),
-        checkpoint=getattr(args, "checkpoint", None), resume=getattr(args, "resume", False))  # fmt: skip
+        checkpoint=getattr(args, "checkpoint", None), resume=getattr(args, "resume", False),
+        penalty=getattr(model.model, "prior_penalty", None), augment=augment)  # fmt: skip
     return time.perf_counter() - start
 
 
@@ -183,7 +185,12 @@ def _train_one(args: argparse.Namespace) -> int:
     processes = world()[1]
     print(f"{args.task}: {name} on {rep_in!r} -> {rep_out!r} under {G!r}" + (f", {processes} processes" if processes > 1 else ""))
     _print_setup(args)
-    seconds = _fit(model, train, args, name)
+    augment = None
+    if args.model == "mlp+aug":
+        from .augment import GroupAugment
+
+        augment = GroupAugment(rep_in, rep_out, group=G, seed=args.seed)
+    seconds = _fit(model, train, args, name, augment)
     mse = evaluate(model, test)
     print(f"test MSE {mse:.6g} (MSE of predicting 0: {_zero_mse(test):.4g}), trained in {seconds:.1f} s")
     return 0
