@@ -68,7 +68,8 @@ class EMLPBlock(CachedAssembly):
         torch.Size([5, 10])
     """
 
-    # 2: the parameters of linear and bilinear became one vector (older state_dicts still load)
+    # 2: the parameters of linear and bilinear became one vector (state dicts of version 1
+    # also carry basis format 1, which the Linears refuse)
     _version = 2
 
     def __init__(self, rep_in: Rep, rep_out: Rep, device: Any = None, dtype: Any = None) -> None:
@@ -133,29 +134,6 @@ class EMLPBlock(CachedAssembly):
     def __setstate__(self, state: dict) -> None:
         super().__setstate__(state)
         self._bind_views()
-
-    def _load_from_state_dict(self, state_dict: dict, prefix: str, local_metadata: dict, *args: Any) -> None:
-        # Before version 2 each submodule held its own parameters: concatenate
-        # them (per-pair coefficients of older Linears too) into the one vector
-        if prefix + "coefficients" not in state_dict:
-            parts, used = [], []
-            for path, name, sub in self._members:
-                key = f"{prefix}{path}.{name}"
-                pairs = [f"{key}.{t}" for t in range(len(sub._pair_shapes))] if name == "coefficients" else []
-                if key in state_dict:
-                    parts.append(state_dict[key].reshape(-1))
-                    used.append(key)
-                elif pairs and all(k in state_dict for k in pairs):
-                    parts += [state_dict[k].reshape(-1) for k in pairs]
-                    used += pairs
-                else:
-                    parts = []
-                    break
-            if parts:
-                state_dict[prefix + "coefficients"] = torch.cat(parts)
-                for key in used:
-                    del state_dict[key]
-        super()._load_from_state_dict(state_dict, prefix, local_metadata, *args)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x, self.rep_in, "EMLPBlock")

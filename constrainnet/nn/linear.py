@@ -107,7 +107,8 @@ class Linear(CachedAssembly):
         (5, 'assembled')
     """
 
-    # 2: the coefficients became one flat parameter (older state_dicts still load)
+    # 2: the coefficients became one flat parameter (state dicts of version 1 also carry
+    # basis format 1, which set_extra_state refuses)
     _version = 2
 
     def __init__(
@@ -246,16 +247,6 @@ class Linear(CachedAssembly):
             state["_borrowed"] = ()
         state["_cache"] = None
         return state
-
-    def _load_from_state_dict(self, state_dict: dict, prefix: str, local_metadata: dict, *args: Any) -> None:
-        # Before version 2 the coefficients were one parameter per block pair,
-        # "coefficients.0", "coefficients.1", ...: concatenate them into the flat
-        # vector (the same values in the same order, so loading stays bit-identical).
-        if (local_metadata.get("version") or 1) < 2 and prefix + "coefficients" not in state_dict:
-            keys = [f"{prefix}coefficients.{t}" for t in range(len(self.plan.pair_shapes))]
-            if keys and all(k in state_dict for k in keys):
-                state_dict[prefix + "coefficients"] = torch.cat([state_dict.pop(k).reshape(-1) for k in keys])
-        super()._load_from_state_dict(state_dict, prefix, local_metadata, *args)
 
     def get_extra_state(self) -> dict:
         return {

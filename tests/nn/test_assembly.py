@@ -148,44 +148,17 @@ def test_value_buffers_are_rebuilt_in_float64():
     torch.testing.assert_close(layer.weight(), reference_weight(layer), rtol=0, atol=1e-12)
 
 
-def _legacy_state(layer, prefix=""):
-    """The state_dict layout before version 2: one (r, n, m) parameter per block pair, held by the layer itself
-    (also inside an EMLPBlock, which before its own version 2 left the parameters to its submodules)."""
-    state = {prefix + k: v for k, v in layer.state_dict().items() if k not in ("coefficients", "bias_coefficients")}
-    for t, c in enumerate(layer.pair_coefficients()):
-        state[f"{prefix}coefficients.{t}"] = c.detach().clone()
-    if layer.bias_coefficients is not None:
-        state[prefix + "bias_coefficients"] = layer.bias_coefficients.detach().clone()
-    return state
-
-
-def test_legacy_per_pair_state_dict_loads_bit_identically():
-    a = build("SO3-hidden", seed=0)
-    b = build("SO3-hidden", seed=1)
-    b.load_state_dict(_legacy_state(a))
-    assert torch.equal(a.coefficients, b.coefficients) and torch.equal(a.bias_coefficients, b.bias_coefficients)
-    x = torch.randn(4, a.in_features, dtype=torch.float64)
-    assert torch.equal(a(x), b(x))
-
-
-def test_legacy_state_dict_of_a_whole_model_loads():
-    G = SO(3)
-    V = cn.V(G)
-
-    def make(seed):
-        torch.manual_seed(seed)
-        return cn.nn.EMLP(5 * V**0 + 5 * V, V, group=G, ch=32, num_layers=2)
-
-    a, b = make(0), make(1)
-    state = {}
-    for name, module in a.named_modules():
-        if isinstance(module, cn.nn.Linear):
-            state.update(_legacy_state(module, f"{name}." if name else ""))
-    b.load_state_dict(state)
-    x = torch.randn(5, 20)
-    assert torch.equal(a(x), b(x))
+def test_per_pair_state_dict_of_basis_format_1_is_refused():
+    # Version-1 state dicts held one parameter per block pair and were written with basis
+    # format 1 (block bases in another column order): refused, never silently loaded.
+    a, b = build("SO3-hidden", seed=0), build("SO3-hidden", seed=1)
+    state = {f"coefficients.{t}": c.detach().clone() for t, c in enumerate(a.pair_coefficients())}
+    state["bias_coefficients"] = a.bias_coefficients.detach().clone()
+    state["_extra_state"] = dict(a.get_extra_state(), basis_format=1)
+    with pytest.raises((RuntimeError, cn.RepMismatchError)):
+        b.load_state_dict(state)
     with pytest.raises(RuntimeError, match="Missing key"):
-        b.load_state_dict({k: v for k, v in state.items() if not k.endswith("coefficients.0")})
+        b.load_state_dict({k: v for k, v in state.items() if k != "_extra_state"})
 
 
 def test_saved_state_dict_round_trip_keeps_the_flat_layout():

@@ -185,18 +185,14 @@ def test_a_submodule_copied_alone_owns_its_parameters():
     assert torch.count_nonzero(block.bilinear.out.coefficients) > 0
 
 
-def test_block_state_dict_of_submodule_parameters_loads():
-    """The layout before the block's version 2 (each submodule its own parameters) loads into the one vector."""
+def test_block_state_dict_of_submodule_parameters_is_refused():
+    """The layout before the block's version 2 (each submodule its own parameters) is refused, not loaded."""
     a, b = build_block("SO3-uniform"), build_block("SO3-uniform")
-    with torch.no_grad():
-        b.coefficients.normal_()
     state = {k: v for k, v in a.state_dict().items() if k != "coefficients"}
     for path, name, sub in a._members:
         state[f"{path}.{name}"] = getattr(sub, name).detach().clone()
-    b.load_state_dict(state)
-    assert torch.equal(a.coefficients, b.coefficients)
-    x = torch.randn(3, a.rep_in.size, dtype=torch.float64)
-    assert torch.equal(a(x), b(x))
+    with pytest.raises(RuntimeError, match="Missing key.*coefficients"):
+        b.load_state_dict(state)
 
 
 def test_input_gradient_with_frozen_parameters():
