@@ -47,7 +47,7 @@ from constrainnet.datasets import DoubleSpringPendulum, rollout_error
 GROUPS = ("O2eR3", "SO2eR3", "D6eR3", "D2eR3")
 
 #: Defaults under ``--quick``: fewer systems, epochs and channels, a 10 s rollout.
-QUICK = {"n_train": 100, "n_test": 30, "epochs": 100, "ch": 32, "num_layers": 2, "rollout_steps": 50}
+QUICK = {"n_train": 60, "n_test": 20, "epochs": 40, "ch": 32, "num_layers": 2, "rollout_steps": 50}
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
