@@ -27,7 +27,7 @@ from .errors import (
 
 if TYPE_CHECKING:  # the names below are imported on first use (see __getattr__)
     from . import datasets, groups, nn, reps, solver, symmetry, testing, train
-    from .reps import PseudoScalar, Rep, Scalar, T, V
+    from .reps import PseudoScalar, Rep, Scalar, T, V, lattice_points, quotient, regular
     from .solver import cache_clear, equivariant_basis, equivariant_projector
 
 # Submodules and names imported on first access (PEP 562), so that
@@ -40,6 +40,9 @@ _NAMES = {
     "T": "reps",
     "Scalar": "reps",
     "PseudoScalar": "reps",
+    "regular": "reps",
+    "quotient": "reps",
+    "lattice_points": "reps",
     "equivariant_basis": "solver",
     "equivariant_projector": "solver",
     "cache_clear": "solver",
@@ -76,6 +79,9 @@ __all__ = [
     "T",
     "Scalar",
     "PseudoScalar",
+    "regular",
+    "quotient",
+    "lattice_points",
     "equivariant_basis",
     "equivariant_projector",
     "cache_clear",

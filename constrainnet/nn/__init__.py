@@ -8,6 +8,8 @@ from . import isotypic_plan as _isotypic_plan  # registers Linear(..., plan="iso
 from .rpp import RPP, SoftLinear
 from .nonlinear import GatedNonlinearity, NormNonlinearity, PointwiseNonlinearity, gated
 from .uniform import uniform_rep
+from .fields import FieldType
+from .steerable_conv import SteerableConv2d
 
 __all__ = [
     "Linear",
@@ -27,4 +29,6 @@ __all__ = [
     "rk4_rollout",
     "RPP",
     "SoftLinear",
+    "FieldType",
+    "SteerableConv2d",
 ]

@@ -4,6 +4,7 @@ from .atoms import PseudoScalar, PseudoScalarRep, Scalar, ScalarRep, T, V, Vecto
 from .base import Rep
 from .composite import DualRep, HomRep, SumRep, TensorRep, direct_sum, dual, hom, repeat, tensor
 from .limits import MAX_REP_SIZE, MAX_TENSOR_ORDER
+from .permutation import LatticeRep, PermutationRep, QuotientRep, RegularRep, lattice_points, quotient, regular
 
 __all__ = [
     "Rep",
@@ -25,4 +26,11 @@ __all__ = [
     "dual",
     "MAX_TENSOR_ORDER",
     "MAX_REP_SIZE",
+    "PermutationRep",
+    "RegularRep",
+    "QuotientRep",
+    "LatticeRep",
+    "regular",
+    "quotient",
+    "lattice_points",
 ]

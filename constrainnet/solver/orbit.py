@@ -26,6 +26,7 @@ from ..errors import SolverError
 from ..groups import P4M
 from ..reps import DualRep, PseudoScalarRep, Rep, ScalarRep, SumRep, Vector
 from ..reps.composite import _KronRep
+from ..reps.permutation import PermutationRep
 
 __all__ = ["coordinate_permutations", "orbit_basis", "orbit_labels", "supports_orbits", "translation_orbit_labels"]
 
@@ -33,7 +34,22 @@ __all__ = ["coordinate_permutations", "orbit_basis", "orbit_labels", "supports_o
 def supports_orbits(rep: Rep) -> bool:
     """True when the generators permute the coordinates of ``rep`` (so the orbit strategy is exact)."""
     G = rep.G
-    return (G.permutations is not None or G.num_discrete_generators == 0) and rep.is_permutation
+    if not rep.is_permutation:
+        return False
+    return G.permutations is not None or G.num_discrete_generators == 0 or _atoms_permute(rep)
+
+
+def _atoms_permute(rep: Rep) -> bool:
+    """True when every atom of ``rep`` says itself how it permutes (no defining rep of a matrix group)."""
+    if isinstance(rep, (ScalarRep, PseudoScalarRep, PermutationRep)):
+        return True
+    if isinstance(rep, DualRep):
+        return _atoms_permute(rep.rep)
+    if isinstance(rep, SumRep):
+        return all(_atoms_permute(c) for c, _ in rep.components)
+    if isinstance(rep, _KronRep):
+        return all(_atoms_permute(f) for f in rep.tensor_factors)
+    return False
 
 
 def _permutation(rep: Rep, k: int) -> np.ndarray:
@@ -44,6 +60,8 @@ def _permutation(rep: Rep, k: int) -> np.ndarray:
         a, b = rep._block
         sigma = rep.G.permutations[k][a:b] - a
         return sigma
+    if isinstance(rep, PermutationRep):
+        return np.argsort(rep.permutation(rep.G.discrete_generators[k]))  # ρ(h)[π(x), x] = 1: σ = π⁻¹
     if isinstance(rep, DualRep):
         return _permutation(rep.rep, k)  # ρ is a permutation, so ρ⁻ᵀ = ρ
     if isinstance(rep, SumRep):
