@@ -27,7 +27,7 @@ from .errors import (
 
 if TYPE_CHECKING:  # the names below are imported on first use (see __getattr__)
     from . import datasets, groups, nn, reps, solver, symmetry, testing, train
-    from .reps import PseudoScalar, Rep, Scalar, T, V, lattice_points, quotient, regular
+    from .reps import PseudoScalar, Rep, Scalar, T, V, irreducibles, lattice_points, quotient, regular
     from .solver import cache_clear, equivariant_basis, equivariant_projector
 
 # Submodules and names imported on first access (PEP 562), so that
@@ -43,6 +43,7 @@ _NAMES = {
     "regular": "reps",
     "quotient": "reps",
     "lattice_points": "reps",
+    "irreducibles": "reps",
     "equivariant_basis": "solver",
     "equivariant_projector": "solver",
     "cache_clear": "solver",
@@ -82,6 +83,7 @@ __all__ = [
     "regular",
     "quotient",
     "lattice_points",
+    "irreducibles",
     "equivariant_basis",
     "equivariant_projector",
     "cache_clear",

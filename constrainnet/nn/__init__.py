@@ -10,6 +10,7 @@ from .nonlinear import GatedNonlinearity, NormNonlinearity, PointwiseNonlinearit
 from .uniform import uniform_rep
 from .fields import FieldType
 from .steerable_conv import SteerableConv2d
+from .field_ops import FieldBatchNorm2d, FieldPool2d, GroupPooling
 
 __all__ = [
     "Linear",
@@ -31,4 +32,7 @@ __all__ = [
     "SoftLinear",
     "FieldType",
     "SteerableConv2d",
+    "GroupPooling",
+    "FieldPool2d",
+    "FieldBatchNorm2d",
 ]

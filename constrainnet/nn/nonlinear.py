@@ -8,9 +8,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import RepError
+from ..errors import RepError, RepMismatchError
 from ..reps import Rep, Scalar, ScalarRep
 from .checks import check_device, check_floating, check_input, check_like, factory_kwargs
+from .fields import FieldType
 from .plan import components
 
 __all__ = ["gated", "GatedNonlinearity", "NormNonlinearity", "PointwiseNonlinearity", "gate_count"]
@@ -19,6 +20,25 @@ __all__ = ["gated", "GatedNonlinearity", "NormNonlinearity", "PointwiseNonlinear
 _SILU_OUT = torch.ops.aten.silu.out
 _SILU_BACKWARD = torch.ops.aten.silu_backward.grad_input
 _SIGMOID_BACKWARD = torch.ops.aten.sigmoid_backward.grad_input
+
+
+def _features(rep: Rep | FieldType, what: str) -> tuple[Rep, FieldType | None]:
+    """(the rep of the features, the field type when they are feature maps (N, C, H, W), else None)."""
+    if isinstance(rep, FieldType):
+        return rep.rep, rep
+    if not isinstance(rep, Rep):
+        raise TypeError(f"{what}: expected a Rep or a FieldType, got {type(rep).__name__}")
+    return rep, None
+
+
+def _channels_last(module: nn.Module, x: torch.Tensor, forward: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    """Apply a features-last ``forward`` to a (N, C, H, W) feature map of ``module.in_type``."""
+    name = type(module).__name__
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name}: expected a torch.Tensor, got {type(x).__name__}")
+    if x.dim() != 4 or x.shape[1] != module.in_type.size:
+        raise RepMismatchError(f"{name}: expected a feature map (N, {module.in_type.size}, H, W), got shape {tuple(x.shape)}")
+    return forward(x.movedim(1, -1)).movedim(-1, 1)
 
 
 def _pointwise_ok(rep: Rep) -> bool:
@@ -56,8 +76,12 @@ class GatedNonlinearity(nn.Module):
     other copy is multiplied by σ of its invariant gate, which commutes with
     any ρ(g).
 
+    On feature maps, give a :class:`~constrainnet.nn.FieldType` t: the input
+    is ``in_type`` = t's fields followed by one scalar gate field per gated
+    field, channels first (N, C, H, W).
+
     Args:
-        rep: the rep of the features (the output).
+        rep: the rep of the features (the output), or a FieldType.
         device, dtype: of the 0/1 buffers that expand gates over their copies.
             The layer has no parameters and takes inputs of any floating dtype
             (as ``torch.nn.SiLU``), on the device of its buffers.
@@ -79,9 +103,12 @@ class GatedNonlinearity(nn.Module):
         torch.Size([5, 10])
     """
 
-    def __init__(self, rep: Rep, device: Any = None, dtype: Any = None) -> None:
+    def __init__(self, rep: Rep | FieldType, device: Any = None, dtype: Any = None) -> None:
         super().__init__()
         factory = factory_kwargs(device, dtype, "GatedNonlinearity")
+        rep, fields = _features(rep, "GatedNonlinearity")
+        self.out_type = fields
+        self.in_type = None if fields is None else FieldType(fields.G, fields.reps + gate_count(rep) * (Scalar(rep.G),), fields.grid)
         self.rep = rep
         self.rep_in = gated(rep)
         self.rep_out = rep
@@ -127,6 +154,11 @@ class GatedNonlinearity(nn.Module):
         self._first_expansion = next((name for name in self._expansions if name is not None), None)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.in_type is not None:
+            return _channels_last(self, x, self._forward)
+        return self._forward(x)
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x, self.rep_in, "GatedNonlinearity")
         check_floating(x, "GatedNonlinearity")
         if self._first_expansion is not None:
@@ -191,7 +223,8 @@ class NormNonlinearity(nn.Module):
     orthogonal (e.g. V of the Lorentz group) is rejected.
 
     Args:
-        rep: the rep of the features.
+        rep: the rep of the features, or a :class:`~constrainnet.nn.FieldType`
+            (then inputs are feature maps (N, C, H, W)).
         device, dtype: of the bias β (initialised to zero).
 
     Raises:
@@ -211,9 +244,11 @@ class NormNonlinearity(nn.Module):
         torch.Size([3, 11])
     """
 
-    def __init__(self, rep: Rep, device: Any = None, dtype: Any = None) -> None:
+    def __init__(self, rep: Rep | FieldType, device: Any = None, dtype: Any = None) -> None:
         super().__init__()
         factory = factory_kwargs(device, dtype, "NormNonlinearity")
+        rep, self.in_type = _features(rep, "NormNonlinearity")
+        self.out_type = self.in_type
         self.rep_in = self.rep_out = rep
         bad = [c.rep for c in components(rep) if not isinstance(c.rep, ScalarRep) and not c.rep.is_orthogonal]
         if bad:
@@ -223,6 +258,11 @@ class NormNonlinearity(nn.Module):
         self.bias = nn.Parameter(torch.zeros(n_bias, **factory))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.in_type is not None:
+            return _channels_last(self, x, self._forward)
+        return self._forward(x)
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x, self.rep_in, "NormNonlinearity")
         check_like(x, self.bias, "NormNonlinearity")
         lead = x.shape[:-1]
@@ -245,7 +285,9 @@ class PointwiseNonlinearity(nn.Module):
     """An elementwise function, allowed only where it is equivariant: scalars and permutation reps.
 
     Args:
-        rep: the rep of the features.
+        rep: the rep of the features, or a :class:`~constrainnet.nn.FieldType`
+            (then inputs are feature maps (N, C, H, W): regular, quotient and
+            trivial fields).
         fn: the elementwise function (default SiLU).
 
     Raises:
@@ -262,8 +304,10 @@ class PointwiseNonlinearity(nn.Module):
         constrainnet.errors.RepError: PointwiseNonlinearity: an elementwise function breaks equivariance on V of SO(3); expected scalars or permutation reps (use GatedNonlinearity or NormNonlinearity)
     """
 
-    def __init__(self, rep: Rep, fn: Callable[[torch.Tensor], torch.Tensor] = F.silu) -> None:
+    def __init__(self, rep: Rep | FieldType, fn: Callable[[torch.Tensor], torch.Tensor] = F.silu) -> None:
         super().__init__()
+        rep, self.in_type = _features(rep, "PointwiseNonlinearity")
+        self.out_type = self.in_type
         for c in components(rep):
             if not _pointwise_ok(c.rep):
                 raise RepError(
@@ -274,6 +318,11 @@ class PointwiseNonlinearity(nn.Module):
         self.fn = fn
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.in_type is not None:
+            if not isinstance(x, torch.Tensor) or x.dim() != 4 or x.shape[1] != self.in_type.size:
+                _channels_last(self, x, self.fn)  # raises the error
+            check_floating(x, "PointwiseNonlinearity")
+            return self.fn(x)
         check_input(x, self.rep_in, "PointwiseNonlinearity")
         check_floating(x, "PointwiseNonlinearity")
         return self.fn(x)

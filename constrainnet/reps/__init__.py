@@ -4,6 +4,7 @@ from .atoms import PseudoScalar, PseudoScalarRep, Scalar, ScalarRep, T, V, Vecto
 from .base import Rep
 from .composite import DualRep, HomRep, SumRep, TensorRep, direct_sum, dual, hom, repeat, tensor
 from .limits import MAX_REP_SIZE, MAX_TENSOR_ORDER
+from .subspace import SubRep, irreducibles
 from .permutation import LatticeRep, PermutationRep, QuotientRep, RegularRep, lattice_points, quotient, regular
 
 __all__ = [
@@ -33,4 +34,6 @@ __all__ = [
     "regular",
     "quotient",
     "lattice_points",
+    "SubRep",
+    "irreducibles",
 ]
