@@ -24,7 +24,7 @@ from pathlib import Path
 from sphinx_gallery.scrapers import figure_rst
 
 #: The examples that take ``--quick`` in the docs build (each documents what it shrinks).
-QUICK = {"dipole", "double_pendulum", "o2_frames", "so3_invariance", "soft_equivariance", "symmetry_tasks"}
+QUICK = {"dipole", "double_pendulum", "o2_frames", "so3_invariance", "soft_equivariance", "steerable_patterns", "symmetry_tasks"}
 
 #: One folder per build process; a subfolder per example.
 _OUT_ROOT = Path(tempfile.mkdtemp(prefix="constrainnet-gallery-"))

@@ -183,8 +183,13 @@ class FieldBatchNorm2d(nn.Module):
         \sigma^2 = \mathbb{E}\,\|x - \mu\|^2 / d, \quad
         y = \gamma\, (x - \mu) / \sqrt{\sigma^2 + \epsilon} + Q \beta.
 
-    On a trivial field this is ``torch.nn.BatchNorm2d``. Running estimates of
-    μ and σ² (updated with ``momentum``) are used in eval mode.
+    On a trivial field this is ``torch.nn.BatchNorm2d``; a field whose only
+    invariant is the constant vector (regular, quotient: μ is the mean over
+    its coordinates) is normalised by one fused ``batch_norm`` over all such
+    adjacent fields. Running estimates (updated with ``momentum``; the
+    variance unbiased, as torch's) are used in eval mode: ``running_mean``
+    holds μ's coordinates (the field mean for constant-invariant fields, Qᵀμ
+    for the others), ``running_var`` one number per field.
 
     Args:
         in_type: the fields (orthogonal reps); the output has the same type.
@@ -220,56 +225,73 @@ class FieldBatchNorm2d(nn.Module):
             if not r.is_orthogonal:
                 raise RepError(f"FieldBatchNorm2d: expected orthogonal fields (norms must be invariant), got {r!r}")
         self.eps, self.momentum = float(eps), float(momentum)
-        self._runs = _runs(in_type)
-        n_fields = len(in_type)
-        # P = Q Qᵀ over all channels (block-diagonal), the projection on the invariant vectors
-        proj = np.zeros((in_type.size, in_type.size))
-        inv_cols = []
-        for i, r in enumerate(in_type.reps):
-            q = np.asarray((Scalar(r.G) >> r).equivariant_basis())
-            s = in_type.slice(i)
-            proj[s, s] = q @ q.T
-            inv_cols += [(s.start, q)]
-        self.register_buffer("invariant_projection", torch.as_tensor(proj, **factory), persistent=False)
-        self.register_buffer("field_index", torch.as_tensor(
-            np.repeat(np.arange(n_fields), [r.size for r in in_type.reps]), device=factory["device"]), persistent=False)
-        self.register_buffer("field_size", torch.as_tensor([float(r.size) for r in in_type.reps], **factory), persistent=False)
-        q_all = np.zeros((in_type.size, sum(q.shape[1] for _, q in inv_cols)))
-        col = 0
-        for start, q in inv_cols:
-            q_all[start : start + q.shape[0], col : col + q.shape[1]] = q
-            col += q.shape[1]
-        self.register_buffer("invariant_basis", torch.as_tensor(q_all, **factory), persistent=False)
-        self.register_buffer("running_mean", torch.zeros(in_type.size, **factory))
-        self.register_buffer("running_var", torch.ones(n_fields, **factory))
+        # per run of adjacent equal fields: (first channel, copies, size, first field, first mean coordinate, Q buffer or None)
+        self._runs: list[tuple[int, int, int, int, int, str | None]] = []
+        field, coord = 0, 0
+        for t, (rep, start, m, d) in enumerate(_runs(in_type)):
+            q = np.asarray((Scalar(rep.G) >> rep).equivariant_basis())
+            uniform = q.shape[1] == 1 and np.allclose(np.abs(q[:, 0]), 1 / np.sqrt(d), atol=1e-12, rtol=0)
+            name = None
+            if not uniform:
+                name = f"invariants_{t}"
+                self.register_buffer(name, torch.as_tensor(np.array(q), **factory), persistent=False)
+            self._runs.append((start, m, d, field, coord, name))
+            field, coord = field + m, coord + m * (1 if uniform else q.shape[1])
+        self.register_buffer("running_mean", torch.zeros(coord, **factory))
+        self.register_buffer("running_var", torch.ones(field, **factory))
         if affine:
-            self.weight = nn.Parameter(torch.ones(n_fields, **factory))
-            self.bias = nn.Parameter(torch.zeros(q_all.shape[1], **factory))
+            self.weight = nn.Parameter(torch.ones(field, **factory))
+            self.bias = nn.Parameter(torch.zeros(coord, **factory))
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         _check_map(x, self.in_type, "FieldBatchNorm2d")
-        P = self.invariant_projection.to(x.dtype)
+        N, _, H, W = x.shape
+        parts = []
+        for start, m, d, field, coord, name in self._runs:
+            block = x[:, start : start + m * d]
+            fields = slice(field, field + m)
+            weight = None if self.weight is None else self.weight[fields]
+            if name is None:
+                coords = slice(coord, coord + m)
+                bias = None if self.bias is None else self.bias[coords]
+                y = F.batch_norm(
+                    block.reshape(N, m, d * H, W), self.running_mean[coords], self.running_var[fields],
+                    weight, bias, self.training, self.momentum, self.eps,
+                )
+                parts.append(y.reshape(N, m * d, H, W))
+            else:
+                parts.append(self._general(block.reshape(N, m, d, H, W), getattr(self, name), fields, coord, weight))
+        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
+
+    def _general(self, x: torch.Tensor, Q: torch.Tensor, fields: slice, coord: int, weight: torch.Tensor | None) -> torch.Tensor:
+        """The normalisation of m fields (N, m, d, H, W) with invariant vectors Q (d, s)."""
+        N, m, d, H, W = x.shape
+        s = Q.shape[1]
+        coords = slice(coord, coord + m * s)
+        Q = Q.to(x.dtype)
         if self.training:
-            mean = P @ x.mean(dim=(0, 2, 3))
-            centred = x - mean[None, :, None, None]
-            sq = centred.pow(2).mean(dim=(0, 2, 3))
-            var = torch.zeros_like(self.running_var, dtype=x.dtype).index_add(0, self.field_index, sq) / self.field_size
+            c = x.mean(dim=(0, 3, 4)) @ Q  # (m, s)
+            centred = x - (c @ Q.T)[None, :, :, None, None]
+            var = centred.pow(2).mean(dim=(0, 3, 4)).sum(1) / d
             with torch.no_grad():
-                self.running_mean.lerp_(mean.detach().to(self.running_mean.dtype), self.momentum)
-                self.running_var.lerp_(var.detach().to(self.running_var.dtype), self.momentum)
+                n = N * H * W
+                self.running_mean[coords].lerp_(c.detach().reshape(-1).to(self.running_mean.dtype), self.momentum)
+                unbiased = var.detach() * (n * d / max(n * d - 1, 1))
+                self.running_var[fields].lerp_(unbiased.to(self.running_var.dtype), self.momentum)
         else:
-            mean, var = self.running_mean.to(x.dtype), self.running_var.to(x.dtype)
-            centred = x - mean[None, :, None, None]
+            c = self.running_mean[coords].to(x.dtype).view(m, s)
+            centred = x - (c @ Q.T)[None, :, :, None, None]
+            var = self.running_var[fields].to(x.dtype)
         scale = torch.rsqrt(var + self.eps)
-        if self.weight is not None:
-            scale = scale * self.weight
-        y = centred * scale[self.field_index][None, :, None, None]
-        if self.bias is not None:
-            y = y + (self.invariant_basis.to(x.dtype) @ self.bias)[None, :, None, None]
-        return y
+        if weight is not None:
+            scale = scale * weight
+        y = centred * scale[None, :, None, None, None]
+        if self.bias is not None and s:
+            y = y + (self.bias[coords].view(m, s) @ Q.T)[None, :, :, None, None]
+        return y.reshape(N, m * d, H, W)
 
     def extra_repr(self) -> str:
         return f"{self.in_type}, eps={self.eps}, momentum={self.momentum}, affine={self.weight is not None}"
