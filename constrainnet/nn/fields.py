@@ -63,7 +63,7 @@ class PlaneGrid:
         """The (n, 2) integer offsets (δ_row, δ_col) of a kernel of side ``size`` (odd), row-major.
 
         The square grid takes the whole size × size square; the hexagonal grid
-        the hexagon of offsets at hexagonal distance (|a| + |b| + |a + b|) / 2
+        the hexagon of offsets at hexagonal distance :math:`(|a| + |b| + |a + b|) / 2`
         ≤ (size − 1) / 2 of the centre, the others in the square left zero.
         """
         r = (size - 1) // 2

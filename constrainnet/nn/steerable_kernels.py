@@ -17,7 +17,7 @@ permutation rep of G on the kernel window's offsets. Two ways to span them:
   its dimension is Σ over window orbits O of dim Hom_{G_δ}(ρ_in, ρ_out), G_δ
   the stabiliser of a point of O.
 - ``"harmonic"`` (band-limited, as escnn's kernels): K(x) = Σ_rings
-  exp(−(|x| − r)² / 2σ²) A_r(φ) with A_r an invariant of Hom(ρ_in, ρ_out) ⊗
+  :math:`\exp(-(|x| - r)^2 / 2\sigma^2)` A_r(φ) with A_r an invariant of Hom(ρ_in, ρ_out) ⊗
   (circular harmonics of frequency ≤ J_r), J_r = min(``max_frequency``, 2r),
   σ = 0.6, rings r = 0, 1, …, (k − 1)/2; solved by the same solver on the
   (2J + 1)-dimensional rep of G on the harmonics (exact for any rotation

@@ -120,7 +120,7 @@ class RegularRep(PermutationRep):
 
 
 def regular(G: Group) -> Rep:
-    """The regular rep of a finite group G: ρ(g) e_h = e_{gh} on R^|G|.
+    r"""The regular rep of a finite group G: ρ(g) e_h = e_{gh} on :math:`\mathbb{R}^{|G|}`.
 
     Its coordinates are the elements of G in ``G.elements()`` order (the
     identity first). Every irreducible of G appears in it as often as its
@@ -130,7 +130,7 @@ def regular(G: Group) -> Rep:
         G: a finite group.
 
     Returns:
-        The rep, of size |G|.
+        The rep, of size :math:`|G|`.
 
     Raises:
         TypeError: G is not a constrainnet Group.
@@ -212,7 +212,7 @@ def quotient(G: Group, H: Group) -> Rep:
         H: a subgroup of G (a group of the same dimension whose elements are in G).
 
     Returns:
-        The rep, of size |G| / |H|.
+        The rep, of size :math:`|G| / |H|`.
 
     Raises:
         TypeError: G or H is not a constrainnet Group.

@@ -70,7 +70,7 @@ class SubRep(Rep):
 
 
 def irreducibles(G: Group) -> list[Rep]:
-    """Every irreducible rep of a finite group G, found by decomposing its regular rep.
+    r"""Every irreducible rep of a finite group G, found by decomposing its regular rep.
 
     The regular rep holds each irreducible (as many times as its dimension);
     ``cn.regular(G).decompose()`` finds them from the generators alone, with
@@ -78,7 +78,7 @@ def irreducibles(G: Group) -> list[Rep]:
     of the change of basis (ρ(g) = Uᵀ ρ_regular(g) U), with ``.irrep`` its
     type (dimension, commutant, character fingerprint). These are the real
     irreducibles: a complex pair (C(n), n ≥ 3) is one 2-dimensional rep of
-    ``"complex"`` commutant, so Σ d² / dim End_G = |G|. Ordered as the
+    ``"complex"`` commutant, so :math:`\sum d^2 / \dim \mathrm{End}_G = |G|`. Ordered as the
     decomposition's components (by dimension, then character fingerprint).
 
     Args:
