@@ -59,6 +59,7 @@ __all__ = [
     "FALLBACK_MEMORY_LIMIT",
     "check_memory",
     "check_product_memory",
+    "check_basis_memory",
     "estimate_memory",
     "memory_limit",
     "set_memory_limit",
@@ -290,7 +291,23 @@ def check_product_memory(rep: Rep, rank: int) -> None:
         >>> P = SO(3) * S(4)
         >>> check_product_memory(cn.V(P, factor=0) * cn.V(P, factor=1), 1)
     """
+    check_basis_memory(rep, "product", rank)
+
+
+def check_basis_memory(rep: Rep, strategy: str, rank: int) -> None:
+    """Raise before a strategy forms a (rep.size, rank) basis (with its copies) that exceeds the limit.
+
+    The product strategy calls it once its parts' dimensions are known; the
+    iterative one as each Casimir block's intertwiners are found, before they
+    are expanded to full length (so an invariant space too large to hold is
+    refused in seconds, not after the whole solve).
+
+    Raises:
+        SolverError: 3 · 8 · rep.size · rank bytes (the basis, its reordering
+            or expansion, and its canonical form) exceed :func:`memory_limit`.
+    """
     estimate = 3 * _ENTRY * rep.size * rank
     limit = memory_limit()
     if estimate > limit:
-        raise _refuse(rep, "product", estimate, limit, f"a Kronecker basis of {rank} columns")
+        what = f"a Kronecker basis of {rank} columns" if strategy == "product" else f"a basis of {rank} columns (so far)"
+        raise _refuse(rep, strategy, estimate, limit, what)

@@ -316,9 +316,12 @@ def iterative_basis(rep: Rep, *, dense_block_max: int = BLOCK_DENSE_MAX) -> np.n
     """
     if not isinstance(dense_block_max, (int, np.integer)) or dense_block_max < 0:
         raise ValueError(f"dense_block_max: expected a non-negative int, got {dense_block_max!r}")
+    from .budget import check_basis_memory  # (budget imports this module)
+
     A, B, blocks, casimir_gap = _prepare(rep)
     gap = casimir_gap
     pieces = []
+    rank = 0
     for block in blocks:
         eq = block.equations
         if eq.unknowns <= dense_block_max:
@@ -328,6 +331,8 @@ def iterative_basis(rep: Rep, *, dense_block_max: int = BLOCK_DENSE_MAX) -> np.n
             null, _ = cg_nullspace(eq)
         if null.shape[1] == 0:
             continue
+        rank += null.shape[1]
+        check_basis_memory(rep, "iterative", rank)
         m = np.zeros((null.shape[1],) + eq.shape)
         m[:, eq.rows, eq.cols] = null.T
         w = block.left @ (m @ block.right.T)

@@ -174,3 +174,16 @@ def test_huge_reps_refuse_before_allocating():
     # 3**20 and 50**6 coordinates may be refused as reps already; the smaller two are the solver's refusals
     assert len(lines) == 4 and all(line.endswith("Error") for line in lines), done.stdout
     assert lines[2:] == ["SolverError", "SolverError"]
+
+
+def test_the_iterative_basis_is_checked_as_its_blocks_are_solved(fresh):
+    # V**5 >> V**5 of SO(3): the solver's own arrays fit in 300 MiB (estimate 228 MiB), its
+    # basis of 603 columns of 59,049 coordinates (with its copies, 3 x 8 x 59,049 x 603 bytes,
+    # 815 MiB) does not: refused as the columns accumulate, before they are expanded.
+    V = cn.V(SO(3))
+    rep = V**5 >> V**5
+    limit = 300 * 2**20
+    assert estimate_memory(rep, "iterative") < limit < 3 * 8 * rep.size * 603
+    set_memory_limit(limit)
+    with pytest.raises(SolverError, match=r"iterative strategy for V\*\*5 >> V\*\*5 \(size 59049\): expected a basis of \d+ columns"):
+        equivariant_basis(rep)
