@@ -152,6 +152,10 @@ class SteerableConv2d(CachedAssembly):
                     self._register_float64(name, np.array(E), factory)
                     self._pairs.append((b, a, len(E), name))
                     signature += _fingerprint(E)
+                    gather = _orbit_gather(E, len(in_fields[a]))
+                    if gather is not None:  # an orbit basis: the kernel block is one gather of the coefficients
+                        self.register_buffer(f"{name}_index", torch.as_tensor(gather[0], device=factory["device"]), persistent=False)
+                        self._register_float64(f"{name}_value", gather[1], factory)
         self._out_blocks = [(len(out_fields[b]), rb.size) for b, rb in enumerate(out_reps)]
         self._register_index("in_inverse", in_order, factory["device"])
         self._register_index("out_inverse", out_order, factory["device"])
@@ -209,11 +213,17 @@ class SteerableConv2d(CachedAssembly):
         c = self.coefficients
         blocks: dict[tuple[int, int], torch.Tensor] = {}
         for (b, a, r, name), coef in zip(self._pairs, self._pair_coefficients()):
-            E = getattr(self, name)  # (r, d_out, d_in, k, k)
             m_out, d_out = self._out_blocks[b]
+            rows, cols = m_out * d_out, self._in_counts[a] * self._in_sizes[a]
+            index = self._buffers.get(f"{name}_index")
+            if index is not None:  # block[(o, p), (i, q), x, y] = c[o, i, label(p, q, x, y)] · value(p, q, x, y)
+                blk = coef.reshape(m_out, -1).index_select(1, index) * self._buffers[f"{name}_value"]
+                blocks[b, a] = blk.view(rows, cols, k, k)
+                continue
+            E = getattr(self, name)  # (r, d_out, d_in, k, k)
             blk = torch.mm(coef.reshape(-1, r), E.reshape(r, -1))  # (m_out m_in, d_out d_in k²)
             blk = blk.view(m_out, self._in_counts[a], d_out, self._in_sizes[a], k, k).permute(0, 2, 1, 3, 4, 5)
-            blocks[b, a] = blk.reshape(m_out * d_out, self._in_counts[a] * self._in_sizes[a], k, k)
+            blocks[b, a] = blk.reshape(rows, cols, k, k)
         rows = []
         for b, (m_out, d_out) in enumerate(self._out_blocks):
             row = [
@@ -302,6 +312,28 @@ class SteerableConv2d(CachedAssembly):
             f"padding={self.padding}, padding_mode={self.padding_mode!r}, basis={self.basis!r}, "
             f"coefficients={self.num_coefficients}, bias={self.bias_coefficients is not None}"
         )
+
+
+def _orbit_gather(E: np.ndarray, m_in: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """For a basis whose elements have disjoint supports (orbit indicators), the gather that builds a kernel block.
+
+    Returns (index, value), both (d_out, m_in, d_in, k, k) flattened: entry
+    (p, i, q, x, y) of a block row o is c[o, i, t] · value with index = i·r + t,
+    t the element whose support holds (p, q, x, y) (value 0 where none does);
+    or None when supports overlap.
+    """
+    r = E.shape[0]
+    flat = E.reshape(r, -1)
+    support = flat != 0
+    if np.any(support.sum(0) > 1):
+        return None
+    label = np.argmax(support, axis=0)
+    value = flat[label, np.arange(flat.shape[1])]  # 0 where no element is supported
+    d_out, d_in, k = E.shape[1], E.shape[2], E.shape[3]
+    label = label.reshape(d_out, 1, d_in, k, k)
+    value = value.reshape(d_out, 1, d_in, k, k)
+    index = label + r * np.arange(m_in).reshape(1, m_in, 1, 1, 1)
+    return index.reshape(-1).astype(np.int64), np.broadcast_to(value, index.shape).reshape(-1).copy()
 
 
 def _fingerprint(E: np.ndarray) -> float:
