@@ -3,6 +3,7 @@ r"""The steerable convolution: ``torch.nn.Conv2d`` with its kernel in the equiva
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,7 @@ from ..reps import Rep, Scalar
 from .assembly import CachedAssembly
 from .checks import check_like, factory_kwargs
 from .fields import FieldType
-from .steerable_kernels import kernel_basis
+from .steerable_kernels import check_kernel_arguments, kernel_basis
 
 __all__ = ["SteerableConv2d", "PADDING_MODES"]
 
@@ -38,7 +39,7 @@ def _groups(t: FieldType) -> tuple[list[Rep], list[list[int]], np.ndarray]:
 
 def _pair_int(value: Any, what: str, minimum: int) -> tuple[int, int]:
     pair = value if isinstance(value, (tuple, list)) else (value, value)
-    if len(pair) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and v >= minimum for v in pair):
+    if len(pair) != 2 or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= minimum for v in pair):
         raise ValueError(f"SteerableConv2d: expected {what} an int ≥ {minimum} or a pair of them, got {value!r}")
     return int(pair[0]), int(pair[1])
 
@@ -130,6 +131,7 @@ class SteerableConv2d(CachedAssembly):
         if padding_mode not in PADDING_MODES:
             raise ValueError(f"SteerableConv2d: expected padding_mode in {PADDING_MODES}, got {padding_mode!r}")
         factory = factory_kwargs(device, dtype, "SteerableConv2d")
+        kernel_size, max_frequency = check_kernel_arguments(kernel_size, basis, max_frequency, "SteerableConv2d")
         self.in_type, self.out_type = in_type, out_type
         self.kernel_size = kernel_size
         self.stride = _pair_int(stride, "stride", 1)

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import functools
 import math
+import numbers
 
 import numpy as np
 
@@ -39,7 +40,7 @@ from ..groups import Group
 from ..reps import Rep, lattice_points
 from .fields import PlaneGrid
 
-__all__ = ["CircleHarmonics", "kernel_basis", "KERNEL_BASES", "RING_WIDTH"]
+__all__ = ["CircleHarmonics", "kernel_basis", "check_kernel_arguments", "KERNEL_BASES", "RING_WIDTH"]
 
 KERNEL_BASES = ("grid", "harmonic")
 # σ of the Gaussian radial profile of each ring of a harmonic basis, in pixels.
@@ -100,15 +101,24 @@ def circle_harmonics(phi: np.ndarray, J: int) -> np.ndarray:
     return np.stack(cols, axis=1)
 
 
-def _check(rep_in: Rep, rep_out: Rep, size: int, basis: str, max_frequency: int | None) -> None:
-    if rep_in.G != rep_out.G:
-        raise RepError(f"kernel_basis: the fields are reps of {rep_in.G!r} and {rep_out.G!r}, expected one group")
-    if not isinstance(size, int) or isinstance(size, bool) or size < 1 or size % 2 == 0:
-        raise ValueError(f"kernel_basis: expected an odd kernel size ≥ 1, got {size!r}")
+def _is_int(x: object) -> bool:
+    return isinstance(x, numbers.Integral) and not isinstance(x, bool)
+
+
+def check_kernel_arguments(size: object, basis: object, max_frequency: object, what: str = "kernel_basis") -> tuple[int, int | None]:
+    """Validate a kernel size, basis name and frequency cap; returns (size, max_frequency) as Python ints.
+
+    Raises:
+        ValueError: an even, non-positive or non-integer size (bools refused), an
+            unknown basis, or a max_frequency that is not a non-negative int or None.
+    """
+    if not _is_int(size) or size < 1 or size % 2 == 0:
+        raise ValueError(f"{what}: expected an odd kernel size ≥ 1, got {size!r}")
     if basis not in KERNEL_BASES:
-        raise ValueError(f"kernel_basis: expected basis in {KERNEL_BASES}, got {basis!r}")
-    if max_frequency is not None and (not isinstance(max_frequency, int) or max_frequency < 0):
-        raise ValueError(f"kernel_basis: expected max_frequency a non-negative int or None, got {max_frequency!r}")
+        raise ValueError(f"{what}: expected basis in {KERNEL_BASES}, got {basis!r}")
+    if max_frequency is not None and (not _is_int(max_frequency) or max_frequency < 0):
+        raise ValueError(f"{what}: expected max_frequency a non-negative int or None, got {max_frequency!r}")
+    return int(size), None if max_frequency is None else int(max_frequency)
 
 
 def kernel_basis(
@@ -141,7 +151,9 @@ def kernel_basis(
         >>> kernel_basis(s, s, SQUARE_GRID, 3).shape     # centre, edges, corners
         (3, 1, 1, 3, 3)
     """
-    _check(rep_in, rep_out, size, basis, max_frequency)
+    if rep_in.G != rep_out.G:
+        raise RepError(f"kernel_basis: the fields are reps of {rep_in.G!r} and {rep_out.G!r}, expected one group")
+    size, max_frequency = check_kernel_arguments(size, basis, max_frequency)
     return _kernel_basis(rep_in, rep_out, grid, size, basis, max_frequency)
 
 

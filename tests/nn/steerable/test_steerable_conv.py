@@ -1,0 +1,656 @@
+"""SteerableConv2d: equivariance on square and hexagonal grids over padding modes, strides, dilations and mixed
+field types; the group action itself against a loop reference; shape, export, weight layout, saving, caching,
+gradients, devices, errors and determinism."""
+
+from __future__ import annotations
+
+import copy
+import io
+import itertools
+import math
+from unittest import mock
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import constrainnet as cn
+from constrainnet.groups import C, D
+from constrainnet.nn import FieldType, SteerableConv2d
+from constrainnet.nn.fields import HEX_GRID, SQUARE_GRID
+from constrainnet.nn.steerable_kernels import kernel_basis
+
+DTYPES = pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["float32", "float64"])
+TOL = {torch.float32: 1e-5, torch.float64: 1e-10}
+HEX_BASIS = np.array([[1.0, 0.5], [0.0, math.sqrt(3) / 2]])
+
+
+# -- references -------------------------------------------------------------------------------
+
+
+def lattice_map(g, basis):
+    m = np.linalg.inv(basis) @ np.asarray(g) @ basis
+    return np.rint(m).astype(int) if np.allclose(m, np.rint(m), atol=1e-9) else None
+
+
+def block_rho(reps, g):
+    """ρ(g) of concatenated fields, assembled here from the fields' own ρ."""
+    sizes = [r.size for r in reps]
+    out = np.zeros((sum(sizes), sum(sizes)))
+    start = 0
+    for r in reps:
+        out[start : start + r.size, start : start + r.size] = r.rho(g)
+        start += r.size
+    return out
+
+
+def reference_transform(x, g, reps, basis):
+    """(g·f)(p) = ρ(g) f(c + L(g)⁻¹(p − c)), pixel by pixel with loops; zero where the source is outside."""
+    L = lattice_map(g, basis)
+    Linv = np.linalg.inv(L)
+    N, Cc, H, W = x.shape
+    c = np.array([(H - 1) / 2, (W - 1) / 2])
+    moved = torch.zeros_like(x)
+    for i, j in itertools.product(range(H), range(W)):
+        src = c + Linv @ (np.array([i, j]) - c)
+        assert np.allclose(src, np.rint(src))
+        a, b = np.rint(src).astype(int)
+        if 0 <= a < H and 0 <= b < W:
+            moved[:, :, i, j] = x[:, :, a, b]
+    rho = torch.as_tensor(block_rho(reps, g), dtype=x.dtype)
+    return torch.einsum("oc,bchw->bohw", rho, moved)
+
+
+def equivariance_error(conv, x, elements=None):
+    """max over g of |conv(g·x) − g·conv(x)|, relative to max |conv(x)|."""
+    t_in, t_out = conv.in_type, conv.out_type
+    with torch.no_grad():
+        y = conv(x)
+        scale = y.abs().max().item()
+        assert scale > 0
+        worst = 0.0
+        for g in t_in.grid_elements() if elements is None else elements:
+            err = (conv(t_in.transform(x, g)) - t_out.transform(y, g)).abs().max().item()
+            worst = max(worst, err / scale)
+    return worst
+
+
+def randomise_bias(conv, seed=0):
+    if conv.bias_coefficients is not None:
+        gen = torch.Generator().manual_seed(seed)
+        with torch.no_grad():
+            conv.bias_coefficients.copy_(torch.randn(conv.bias_coefficients.shape, generator=gen))
+
+
+def hexagon_input(channels, r, radius, dtype, seed=0):
+    """A (2, channels, 2r+1, 2r+1) map supported on the hexagon of the given radius about the centre pixel."""
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(2, channels, 2 * r + 1, 2 * r + 1, generator=gen, dtype=torch.float64)
+    a, b = np.meshgrid(np.arange(-r, r + 1), np.arange(-r, r + 1), indexing="ij")
+    inside = (np.abs(a) + np.abs(b) + np.abs(a + b)) / 2 <= radius
+    return (x * torch.as_tensor(inside, dtype=torch.float64)).to(dtype)
+
+
+def fields(G):
+    """The field pool of a group: trivial, regular, V and a quotient."""
+    S, R, V = cn.Scalar(G), cn.regular(G), cn.V(G)
+    subgroup = {D(4): D(1), C(4): C(2), D(6): D(3), C(6): C(3), D(3): D(1), C(3): C(1)}.get(G, G)
+    Q = cn.quotient(G, subgroup)
+    return S, R, V, Q
+
+
+# -- the group action --------------------------------------------------------------------------
+
+
+def test_square_transform_is_rot90_and_flips_of_the_pixels():
+    """The D(4) images of a scalar field are the 8 rot90/flip images of the array, C(4)'s the 4 rotations."""
+    x = torch.randn(1, 1, 5, 5, dtype=torch.float64)
+    torch_images = [torch.rot90(x, t, dims=(2, 3)) for t in range(4)]
+    for G, expected in ((C(4), torch_images), (D(4), torch_images + [torch.flip(i, dims=(3,)) for i in torch_images])):
+        t = FieldType(G, [cn.Scalar(G)])
+        got = [t.transform(x, g) for g in G.elements()]
+        assert len(got) == len(expected)
+        for e in expected:
+            assert sum(torch.equal(e, y) for y in got) == 1
+    # the documented example: the 90° rotation is torch.rot90 by one turn
+    t = FieldType(C(4), [cn.Scalar(C(4))])
+    x = torch.arange(4.0).reshape(1, 1, 2, 2)
+    torch.testing.assert_close(t.transform(x, C(4).discrete_generators[0]), torch.rot90(x, 1, dims=(2, 3)))
+
+
+@pytest.mark.parametrize("G, grid, size", [(D(4), "square", 6), (C(4), "square", 5), (D(6), "hex", 5), (C(6), "hex", 5), (D(2), "hex", 5)])
+def test_transform_matches_the_loop_reference_and_is_an_action(G, grid, size):
+    reps = list(fields(G))
+    t = FieldType(G, reps, grid=grid)
+    basis = HEX_BASIS if grid == "hex" else np.eye(2)
+    if grid == "hex":
+        x = hexagon_input(t.size, size // 2, size // 2, torch.float64)
+    else:
+        x = torch.randn(2, t.size, size, size, dtype=torch.float64)
+    elements = t.grid_elements()
+    assert len(elements) == len(G.elements())
+    for g in elements:
+        torch.testing.assert_close(t.transform(x, g), reference_transform(x, g, reps, basis), rtol=0, atol=1e-12)
+        if not np.allclose(g, np.eye(2)):
+            assert not torch.allclose(t.transform(x, g), x)  # faithful: the tests below are not vacuous
+    for g, h in itertools.product(elements[:4], elements):
+        torch.testing.assert_close(t.transform(t.transform(x, h), g), t.transform(x, g @ h), rtol=0, atol=1e-12)
+
+
+def test_hex_rotation_moves_axial_coordinates_by_the_hand_derived_matrix():
+    """60° turns b₁ into b₂ and b₂ into b₂ − b₁: (a, b) ↦ (−b, a + b)."""
+    g = C(6).discrete_generators[0]
+    np.testing.assert_allclose(g, [[0.5, -math.sqrt(3) / 2], [math.sqrt(3) / 2, 0.5]], atol=1e-12)
+    np.testing.assert_array_equal(HEX_GRID.lattice_action(g), [[0, -1], [1, 1]])
+    t = FieldType(C(6), [cn.Scalar(C(6))])
+    assert t.grid == HEX_GRID
+    x = torch.zeros(1, 1, 5, 5, dtype=torch.float64)
+    x[0, 0, 2 + 1, 2 + 0] = 1.0  # the pixel at axial offset (1, 0) from the centre
+    y = t.transform(x, g)
+    assert y[0, 0, 2 + 0, 2 + 1] == 1.0 and y.sum() == 1.0  # moved to (0, 1)
+
+
+def test_c8_grid_elements_are_its_c4_part():
+    t = FieldType(C(8), [cn.Scalar(C(8))])
+    assert t.grid == SQUARE_GRID
+    elements = t.grid_elements()
+    assert len(elements) == 4
+    for g in elements:
+        assert lattice_map(g, np.eye(2)) is not None
+    with pytest.raises(ValueError, match="grid"):
+        t.transform(torch.zeros(1, 1, 3, 3), C(8).discrete_generators[0])
+
+
+# -- equivariance --------------------------------------------------------------------------------
+
+SQUARE_LAYERS = [
+    pytest.param(D(4), "grid", id="D4-grid"),
+    pytest.param(C(4), "grid", id="C4-grid"),
+    pytest.param(D(4), "harmonic", id="D4-harmonic"),
+    pytest.param(C(4), "harmonic", id="C4-harmonic"),
+    pytest.param(C(8), "harmonic", id="C8-harmonic"),
+]
+
+
+@DTYPES
+@pytest.mark.parametrize("size", [7, 8], ids=["odd", "even"])
+@pytest.mark.parametrize("G, basis", SQUARE_LAYERS)
+def test_square_layers_are_equivariant(G, basis, size, dtype):
+    torch.manual_seed(0)
+    S, R, V, _ = fields(G)
+    t_in, t_out = FieldType(G, [S, R, V]), FieldType(G, [R, S, V])
+    conv = SteerableConv2d(t_in, t_out, 3, padding=1, basis=basis, dtype=dtype)
+    randomise_bias(conv)
+    x = torch.randn(2, t_in.size, size, size, dtype=dtype)
+    assert equivariance_error(conv, x) < TOL[dtype]
+
+
+@pytest.mark.parametrize("mode", ["zeros", "reflect", "replicate", "circular"])
+@pytest.mark.parametrize("k, size", [(3, 7), (3, 8), (5, 9), (5, 6)])
+def test_padding_modes_keep_equivariance(mode, k, size):
+    torch.manual_seed(1)
+    G = D(4)
+    S, R, V, _ = fields(G)
+    t_in, t_out = FieldType(G, [R, V]), FieldType(G, [S, R])
+    conv = SteerableConv2d(t_in, t_out, k, padding=k // 2, padding_mode=mode, dtype=torch.float64)
+    randomise_bias(conv)
+    x = torch.randn(2, t_in.size, size, size, dtype=torch.float64)
+    assert conv(x).shape[-2:] == (size, size)
+    assert equivariance_error(conv, x) < 1e-10
+
+
+@pytest.mark.parametrize("mode", ["zeros", "reflect", "circular"])
+@pytest.mark.parametrize("k, padding, dilation, size", [(3, 1, 1, 7), (3, 0, 1, 9), (5, 2, 1, 9), (3, 2, 2, 9), (3, 1, 2, 7)])
+def test_stride_two_keeps_equivariance_when_the_sampled_grid_is_centred(mode, k, padding, dilation, size):
+    assert (size + 2 * padding - dilation * (k - 1) - 1) % 2 == 0
+    if mode == "reflect" and padding >= size:
+        pytest.skip("reflect padding must be smaller than the image")
+    torch.manual_seed(2)
+    G = C(4)
+    S, R, V, Q = fields(G)
+    t_in, t_out = FieldType(G, [S, V, Q]), FieldType(G, [R, V])
+    conv = SteerableConv2d(t_in, t_out, k, stride=2, padding=padding, dilation=dilation, padding_mode=mode, dtype=torch.float64)
+    randomise_bias(conv)
+    x = torch.randn(2, t_in.size, size, size, dtype=torch.float64)
+    assert equivariance_error(conv, x) < 1e-10
+
+
+@pytest.mark.parametrize("padding, size", [(2, 7), (2, 8), (0, 9), (1, 8)])
+def test_dilation_two_keeps_equivariance(padding, size):
+    torch.manual_seed(3)
+    G = D(4)
+    S, R, V, Q = fields(G)
+    t_in, t_out = FieldType(G, [V, Q]), FieldType(G, [Q, R])
+    conv = SteerableConv2d(t_in, t_out, 3, padding=padding, dilation=2, dtype=torch.float64)
+    randomise_bias(conv)
+    x = torch.randn(2, t_in.size, size, size, dtype=torch.float64)
+    assert equivariance_error(conv, x) < 1e-10
+
+
+@DTYPES
+@pytest.mark.parametrize(
+    "G, basis",
+    [(D(6), "grid"), (C(6), "grid"), (D(6), "harmonic"), (C(6), "harmonic")],
+    ids=["D6-grid", "C6-grid", "D6-harmonic", "C6-harmonic"],
+)
+def test_hexagonal_layers_are_equivariant_on_hexagon_supported_inputs(G, basis, dtype):
+    torch.manual_seed(4)
+    S, R, V, Q = fields(G)
+    t_in, t_out = FieldType(G, [S, R, V]), FieldType(G, [V, Q, S])
+    assert t_in.grid == HEX_GRID
+    k, r = 3, 5
+    conv = SteerableConv2d(t_in, t_out, k, padding=k // 2, basis=basis, bias=False, dtype=dtype)
+    x = hexagon_input(t_in.size, r, r - k // 2, dtype)  # the output stays inside the image's hexagon
+    assert len(t_in.grid_elements()) == len(G.elements())
+    assert equivariance_error(conv, x) < TOL[dtype]
+
+
+def test_hexagonal_stride_two_about_an_even_centre():
+    torch.manual_seed(5)
+    G = D(6)
+    S, R, V, _ = fields(G)
+    t_in, t_out = FieldType(G, [S, V]), FieldType(G, [R])
+    conv = SteerableConv2d(t_in, t_out, 3, stride=2, padding=1, bias=False, dtype=torch.float64)
+    x = hexagon_input(t_in.size, 4, 3, torch.float64)  # centre index 4: the even pixels keep it
+    assert conv(x).shape[-2:] == (5, 5)
+    assert equivariance_error(conv, x) < 1e-10
+
+
+@DTYPES
+@pytest.mark.parametrize("outs", ["SRVS", "VSRSV"])
+def test_mixed_field_types_in_non_grouped_order(outs, dtype):
+    torch.manual_seed(6)
+    G = D(4)
+    S, R, V, _ = fields(G)
+    t_in = FieldType(G, [S, R, V, S])
+    t_out = FieldType(G, [{"S": S, "R": R, "V": V}[f] for f in outs])
+    conv = SteerableConv2d(t_in, t_out, 3, padding=1, dtype=dtype)
+    randomise_bias(conv)
+    x = torch.randn(2, t_in.size, 7, 7, dtype=dtype)
+    assert equivariance_error(conv, x) < TOL[dtype]
+    # the kernel and bias satisfy the constraint with ρ assembled here, field by field
+    K = conv.weight.detach().double().numpy()
+    b = conv.bias.detach().double().numpy()
+    for g in G.elements():
+        L = lattice_map(g, np.eye(2))
+        ro, ri = block_rho(t_out.reps, g), block_rho(t_in.reps, g)
+        np.testing.assert_allclose(ro @ b, b, atol=TOL[dtype])
+        for a, c in itertools.product(range(-1, 2), repeat=2):
+            y = L @ np.array([a, c])
+            np.testing.assert_allclose(K[:, :, y[0] + 1, y[1] + 1], ro @ K[:, :, a + 1, c + 1] @ ri.T, atol=TOL[dtype])
+    # bias: one number per trivial and regular field (constant on the regular one), none on V fields
+    for i, r in enumerate(t_out.reps):
+        part = b[t_out.slice(i)]
+        if r == V:
+            np.testing.assert_array_equal(part, 0)
+        else:
+            assert np.abs(part).max() > 0 and np.allclose(part, part[0])
+
+
+FIELD_POOL = {"S": 0, "R": 1, "V": 2, "Q": 3}
+
+
+@settings(max_examples=8, deadline=None)
+@given(
+    group=st.sampled_from(["D4", "C4"]),
+    ins=st.lists(st.sampled_from(sorted(FIELD_POOL)), min_size=1, max_size=4),
+    outs=st.lists(st.sampled_from(sorted(FIELD_POOL)), min_size=1, max_size=4),
+    size=st.integers(4, 9),
+    k=st.sampled_from([1, 3]),
+    mode=st.sampled_from(["zeros", "reflect", "replicate", "circular"]),
+    basis=st.sampled_from(["grid", "harmonic"]),
+)
+def test_random_field_types_are_equivariant(group, ins, outs, size, k, mode, basis):
+    G = {"D4": D(4), "C4": C(4)}[group]
+    pool = fields(G)
+    t_in = FieldType(G, [pool[FIELD_POOL[f]] for f in ins])
+    t_out = FieldType(G, [pool[FIELD_POOL[f]] for f in outs])
+    torch.manual_seed(7)
+    conv = SteerableConv2d(t_in, t_out, k, padding=k // 2, padding_mode=mode, basis=basis, dtype=torch.float64)
+    randomise_bias(conv)
+    x = torch.randn(2, t_in.size, size, size, dtype=torch.float64)
+    if conv(x).abs().max() == 0:
+        return  # no kernel between these types (harmonic 1×1 from V to a trivial field)
+    assert equivariance_error(conv, x) < 1e-10
+
+
+@settings(max_examples=5, deadline=None)
+@given(
+    group=st.sampled_from(["D6", "C6", "D3", "C3"]),
+    ins=st.lists(st.sampled_from(sorted(FIELD_POOL)), min_size=1, max_size=3),
+    outs=st.lists(st.sampled_from(sorted(FIELD_POOL)), min_size=1, max_size=3),
+    r=st.integers(2, 5),
+)
+def test_random_hexagonal_field_types_are_equivariant(group, ins, outs, r):
+    G = {"D6": D(6), "C6": C(6), "D3": D(3), "C3": C(3)}[group]
+    pool = fields(G)
+    t_in = FieldType(G, [pool[FIELD_POOL[f]] for f in ins])
+    t_out = FieldType(G, [pool[FIELD_POOL[f]] for f in outs])
+    torch.manual_seed(8)
+    conv = SteerableConv2d(t_in, t_out, 3, padding=1, bias=False, dtype=torch.float64)
+    assert t_in.grid == HEX_GRID
+    x = hexagon_input(t_in.size, r, r - 1, torch.float64)
+    if conv(x).abs().max() == 0:
+        return
+    assert equivariance_error(conv, x) < 1e-10
+
+
+# -- the layer as a Conv2d ---------------------------------------------------------------------
+
+
+def small_layer(dtype=torch.float64, **kwargs):
+    G = D(4)
+    S, R, V, _ = fields(G)
+    return SteerableConv2d(FieldType(G, [S, V, R]), FieldType(G, [R, S, V]), 3, dtype=dtype, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs, shape",
+    [
+        (dict(), (9, 7)),
+        (dict(padding=1), (8, 8)),
+        (dict(padding=(2, 0), stride=(2, 1)), (9, 6)),
+        (dict(stride=3, dilation=2), (11, 10)),
+        (dict(padding=1, padding_mode="circular", stride=2), (6, 9)),
+        (dict(padding=(1, 2), padding_mode="reflect", dilation=(1, 2)), (7, 8)),
+        (dict(padding=1, padding_mode="replicate"), (3, 3)),
+    ],
+)
+def test_output_shape_and_values_are_torch_conv2d(kwargs, shape):
+    torch.manual_seed(9)
+    conv = small_layer(**kwargs)
+    randomise_bias(conv)
+    x = torch.randn(3, conv.in_type.size, *shape, dtype=torch.float64)
+    ref = torch.nn.Conv2d(conv.in_type.size, conv.out_type.size, 3, dtype=torch.float64, **kwargs)
+    with torch.no_grad():
+        ref.weight.copy_(conv.weight)
+        ref.bias.copy_(conv.bias)
+    y = conv(x)
+    assert y.shape == ref(x).shape
+    torch.testing.assert_close(y, ref(x), rtol=1e-13, atol=1e-13)
+    exported = conv.export()
+    assert type(exported) is torch.nn.Conv2d
+    assert exported.weight.dtype == torch.float64 and exported.padding_mode == conv.padding_mode
+    assert torch.equal(exported(x), y)
+    assert torch.equal(exported.weight, conv.weight) and torch.equal(exported.bias, conv.bias)
+
+
+def test_export_without_bias_and_in_float32():
+    torch.manual_seed(10)
+    conv = small_layer(dtype=torch.float32, bias=False, padding=1)
+    exported = conv.export()
+    assert exported.bias is None and exported.weight.dtype == torch.float32
+    x = torch.randn(2, conv.in_type.size, 6, 6)
+    assert torch.equal(exported(x), conv(x))
+
+
+def test_weight_is_the_sum_of_coefficients_times_the_basis():
+    """m_out copies of one type and m_in of another: coefficients (m_out, m_in, r), weight Σ_t c_t K_t per block."""
+    torch.manual_seed(11)
+    G = D(4)
+    S, R, V, _ = fields(G)
+    m_in, m_out = 2, 3
+    conv = SteerableConv2d(FieldType(G, m_in * [V]), FieldType(G, m_out * [R]), 3, dtype=torch.float64)
+    E = kernel_basis(V, R, SQUARE_GRID, 3)
+    c = conv.coefficients.detach().view(m_out, m_in, len(E)).numpy()
+    expected = np.einsum("ijt,topab->iojpab", c, E)  # output copy i, its channel o; input copy j, its channel p
+    expected = expected.reshape(m_out * R.size, m_in * V.size, 3, 3)
+    np.testing.assert_allclose(conv.weight.detach().numpy(), expected, rtol=0, atol=1e-14)
+    assert conv.num_coefficients == m_out * m_in * len(E)
+
+
+def test_each_coefficient_puts_one_basis_kernel_into_one_field_block():
+    """With fields in non-grouped order: every unit coefficient gives a weight that is one element of the
+    pair's kernel basis in one (output field, input field) block and zero elsewhere, and all are met once."""
+    G = D(4)
+    S, R, V, Q = fields(G)
+    t_in, t_out = FieldType(G, [S, R, V, S]), FieldType(G, [V, Q, S, V])
+    conv = SteerableConv2d(t_in, t_out, 3, bias=False, dtype=torch.float64)
+    in_slices = [(r, t_in.slice(i)) for i, r in enumerate(t_in.reps)]
+    out_slices = [(r, t_out.slice(i)) for i, r in enumerate(t_out.reps)]
+    met = set()
+    for n in range(conv.num_coefficients):
+        with torch.no_grad():
+            conv.coefficients.zero_()
+            conv.coefficients[n] = 1.0
+        K = conv.weight.detach().numpy()
+        hits = []
+        for (j, (ri, si)), (i, (ro, so)) in itertools.product(enumerate(in_slices), enumerate(out_slices)):
+            block = K[so, si]
+            if np.abs(block).max() == 0:
+                continue
+            E = kernel_basis(ri, ro, SQUARE_GRID, 3)
+            matches = [t for t in range(len(E)) if np.allclose(block, E[t], rtol=0, atol=1e-14)]
+            assert len(matches) == 1
+            hits.append((i, j, matches[0]))
+        assert len(hits) == 1, f"coefficient {n} touches {len(hits)} blocks"
+        met.add(hits[0])
+    expected = sum(len(kernel_basis(ri, ro, SQUARE_GRID, 3)) for (ri, _), (ro, _) in itertools.product(in_slices, out_slices))
+    assert len(met) == conv.num_coefficients == expected
+
+
+def test_bias_is_invariant_and_counted_per_field():
+    G = D(4)
+    S, R, V, Q = fields(G)
+    t_out = FieldType(G, [R, V, S, Q, R])
+    conv = SteerableConv2d(FieldType(G, [S]), t_out, 1, dtype=torch.float64)
+    assert conv.bias_coefficients.numel() == 1 + 1 + 1 + 1  # regular, trivial, quotient, regular; V has none
+    randomise_bias(conv)
+    b = conv.bias.detach().numpy()
+    for g in G.elements():
+        np.testing.assert_allclose(block_rho(t_out.reps, g) @ b, b, atol=1e-14)
+    np.testing.assert_array_equal(b[t_out.slice(1)], 0)
+    assert np.abs(b[t_out.slice(0)]).max() > 0
+
+
+def test_cast_rebuilds_the_basis_in_float64():
+    torch.manual_seed(12)
+    conv32 = small_layer(dtype=torch.float32, padding=1)
+    conv64 = copy.deepcopy(conv32).double()
+    twin = small_layer(dtype=torch.float64, padding=1)
+    with torch.no_grad():
+        twin.coefficients.copy_(conv64.coefficients)
+        twin.bias_coefficients.copy_(conv64.bias_coefficients)
+    assert torch.equal(conv64.weight, twin.weight)
+    x = torch.randn(2, conv32.in_type.size, 5, 5, dtype=torch.float64)
+    torch.testing.assert_close(conv32(x.float()).double(), conv64(x), rtol=1e-5, atol=1e-5)
+
+
+# -- saving, caching, gradients -------------------------------------------------------------------
+
+
+def test_state_dict_round_trip_gives_identical_outputs():
+    torch.manual_seed(13)
+    conv = small_layer(padding=1, padding_mode="reflect")
+    randomise_bias(conv)
+    buffer = io.BytesIO()
+    torch.save(conv.state_dict(), buffer)
+    buffer.seek(0)
+    torch.manual_seed(14)
+    other = small_layer(padding=1, padding_mode="reflect")
+    x = torch.randn(2, conv.in_type.size, 6, 6, dtype=torch.float64)
+    assert not torch.equal(other(x), conv(x))
+    other.load_state_dict(torch.load(buffer, weights_only=True))
+    assert torch.equal(other(x), conv(x))
+    # the kernel bases are rebuilt, not saved
+    assert not any(name.startswith("kernel_basis") for name in conv.state_dict())
+
+
+def test_loading_into_a_layer_with_another_basis_raises():
+    G = D(4)
+    S, R = cn.Scalar(G), cn.regular(G)
+    t_in, t_out = FieldType(G, [S]), FieldType(G, [R])
+    a = SteerableConv2d(t_in, t_out, 3, basis="harmonic", max_frequency=1)
+    b = SteerableConv2d(t_in, t_out, 7, basis="harmonic", max_frequency=0)
+    assert a.num_coefficients == b.num_coefficients  # same shapes, other kernels
+    with pytest.raises(cn.RepMismatchError, match="another kernel basis"):
+        b.load_state_dict(a.state_dict())
+    grid = SteerableConv2d(t_in, t_out, 3)
+    assert grid.num_coefficients != a.num_coefficients
+    with pytest.raises((RuntimeError, cn.RepMismatchError)):
+        grid.load_state_dict(a.state_dict())
+
+
+def test_eval_under_no_grad_caches_the_weight_and_refreshes_after_an_optimizer_step():
+    torch.manual_seed(15)
+    conv = small_layer(padding=1)
+    x = torch.randn(2, conv.in_type.size, 5, 5, dtype=torch.float64)
+    opt = torch.optim.SGD(conv.parameters(), lr=0.1)
+    with mock.patch.object(conv, "_assemble", wraps=conv._assemble) as assemble:
+        conv.eval()
+        with torch.no_grad():
+            y0 = conv(x)
+            y1 = conv(x)
+        assert assemble.call_count == 1 and torch.equal(y0, y1)
+        conv.train()
+        loss = (conv(x) ** 2).sum()
+        loss.backward()
+        opt.step()
+        calls = assemble.call_count
+        conv.eval()
+        with torch.no_grad():
+            y2 = conv(x)
+            y3 = conv(x)
+        assert assemble.call_count == calls + 1
+        assert torch.equal(y2, y3) and not torch.allclose(y2, y0)
+        with torch.no_grad():
+            w, b = conv._assemble()
+        torch.testing.assert_close(y2, F.conv2d(x, w, b, padding=1), rtol=0, atol=1e-13)
+        # an in-place change outside an optimizer is seen too
+        with torch.no_grad():
+            conv.coefficients.mul_(2.0)
+            y4 = conv(x)
+        assert not torch.allclose(y4, y2)
+        # with grad enabled nothing is cached: every call assembles
+        calls = assemble.call_count
+        conv(x)
+        conv(x)
+        assert assemble.call_count == calls + 2
+
+
+def test_gradients_flow_to_the_coefficients():
+    torch.manual_seed(16)
+    G = C(4)
+    S, R, V, _ = fields(G)
+    conv = SteerableConv2d(FieldType(G, [S, V]), FieldType(G, [R, S]), 3, padding=1, padding_mode="circular", dtype=torch.float64)
+    x = torch.randn(1, conv.in_type.size, 4, 4, dtype=torch.float64, requires_grad=True)
+    y = conv(x)
+    (y * torch.cos(y)).sum().backward()
+    assert conv.coefficients.grad is not None and conv.coefficients.grad.abs().max() > 0
+    assert conv.bias_coefficients.grad is not None and conv.bias_coefficients.grad.abs().max() > 0
+    assert x.grad is not None and x.grad.abs().max() > 0
+
+    def f(coefficients, bias):
+        return torch.func.functional_call(conv, {"coefficients": coefficients, "bias_coefficients": bias}, (x.detach(),))
+
+    c = conv.coefficients.detach().clone().requires_grad_()
+    b = conv.bias_coefficients.detach().clone().normal_().requires_grad_()
+    assert torch.autograd.gradcheck(f, (c, b))
+
+
+def test_meta_device_builds_and_forwards():
+    conv = small_layer(dtype=torch.float32, padding=1)
+    meta = SteerableConv2d(conv.in_type, conv.out_type, 3, padding=1, device="meta")
+    assert meta.coefficients.device.type == "meta"
+    y = meta(torch.empty(2, conv.in_type.size, 6, 5, device="meta"))
+    assert y.device.type == "meta" and y.shape == (2, conv.out_type.size, 6, 5)
+    assert meta.weight.shape == (conv.out_type.size, conv.in_type.size, 3, 3)
+
+
+def test_same_seed_same_layer():
+    torch.manual_seed(17)
+    a = small_layer(padding=1)
+    torch.manual_seed(17)
+    b = small_layer(padding=1)
+    torch.manual_seed(18)
+    c = small_layer(padding=1)
+    assert torch.equal(a.coefficients, b.coefficients) and torch.equal(a.weight, b.weight)
+    assert not torch.equal(a.coefficients, c.coefficients)
+
+
+def test_coefficients_are_drawn_within_the_documented_bound():
+    """Uniform with bound √(d_out / fan), fan = Σ m_in r over the pairs into that output type; bias zero."""
+    torch.manual_seed(19)
+    G = D(4)
+    S, R, V, _ = fields(G)
+    conv = SteerableConv2d(FieldType(G, 5 * [S]), FieldType(G, [R]), 3, dtype=torch.float64)
+    r = len(kernel_basis(S, R, SQUARE_GRID, 3))
+    bound = math.sqrt(R.size / (5 * r))
+    c = conv.coefficients.detach()
+    assert c.abs().max() <= bound and c.abs().max() > 0.5 * bound
+    assert torch.equal(conv.bias_coefficients, torch.zeros_like(conv.bias_coefficients))
+
+
+# -- errors ------------------------------------------------------------------------------------
+
+
+def test_bad_arguments_raise_clear_errors():
+    G = D(4)
+    t = FieldType(G, [cn.Scalar(G)])
+    with pytest.raises(TypeError, match="in_type a FieldType"):
+        SteerableConv2d(cn.Scalar(G), t, 3)
+    with pytest.raises(TypeError, match="out_type a FieldType"):
+        SteerableConv2d(t, [cn.Scalar(G)], 3)
+    with pytest.raises(cn.RepMismatchError, match="expected the same"):
+        SteerableConv2d(t, FieldType(C(4), [cn.Scalar(C(4))]), 3)
+    with pytest.raises(cn.RepMismatchError, match="grid"):
+        SteerableConv2d(FieldType(D(2), [cn.Scalar(D(2))]), FieldType(D(2), [cn.Scalar(D(2))], grid="hex"), 3)
+    with pytest.raises(ValueError, match="padding_mode"):
+        SteerableConv2d(t, t, 3, padding_mode="mirror")
+    for size in (2, 0, -3, (3, 3)):
+        with pytest.raises(ValueError, match="odd kernel size"):
+            SteerableConv2d(t, t, size)
+    bad_values = [("stride", 0), ("stride", (1, 2, 3)), ("stride", True), ("padding", -1), ("padding", 1.5), ("dilation", 0), ("dilation", "2")]
+    for name, bad in bad_values:
+        with pytest.raises(ValueError, match=name):
+            SteerableConv2d(t, t, 3, **{name: bad})
+    with pytest.raises(ValueError, match="basis"):
+        SteerableConv2d(t, t, 3, basis="fourier")
+    with pytest.raises(cn.RepError, match="harmonic"):
+        SteerableConv2d(FieldType(C(8), [cn.Scalar(C(8))]), FieldType(C(8), [cn.Scalar(C(8))]), 3)
+    with pytest.raises(cn.DtypeError):
+        SteerableConv2d(t, t, 3, dtype=torch.int64)
+
+
+def test_bad_inputs_raise_clear_errors():
+    conv = small_layer(padding=1)
+    with pytest.raises(TypeError, match="torch.Tensor"):
+        conv(np.zeros((1, conv.in_type.size, 5, 5)))
+    with pytest.raises(cn.RepMismatchError, match=rf"\(N, {conv.in_type.size}, H, W\)"):
+        conv(torch.zeros(1, conv.in_type.size + 1, 5, 5, dtype=torch.float64))
+    with pytest.raises(cn.RepMismatchError):
+        conv(torch.zeros(conv.in_type.size, 5, 5, dtype=torch.float64))
+    with pytest.raises(cn.DtypeError, match="float64"):
+        conv(torch.zeros(1, conv.in_type.size, 5, 5, dtype=torch.float32))
+
+
+def test_field_type_errors():
+    G = D(4)
+    with pytest.raises(TypeError, match="Group"):
+        FieldType("D4", [cn.Scalar(G)])
+    with pytest.raises(cn.RepError):
+        FieldType(cn.groups.SO(2), [cn.Scalar(cn.groups.SO(2))])
+    with pytest.raises(cn.RepError, match="rep of"):
+        FieldType(G, [cn.Scalar(C(4))])
+    with pytest.raises(TypeError, match="Rep"):
+        FieldType(G, [cn.Scalar(G), "V"])
+    with pytest.raises(ValueError, match="at least one field"):
+        FieldType(G, [])
+    with pytest.raises(ValueError, match="grid"):
+        FieldType(G, [cn.Scalar(G)], grid="triangle")
+    t = FieldType(G, [cn.Scalar(G), cn.V(G)])
+    with pytest.raises(ValueError, match="tensor"):
+        t.transform(torch.zeros(1, 2, 3, 3), G.discrete_generators[0])
+    assert t.size == 3 and len(t) == 2 and t.rep.size == 3
+
+
+def test_numpy_integers_are_accepted_as_torch_conv2d_accepts_them():
+    G = D(4)
+    t = FieldType(G, [cn.regular(G)])
+    conv = SteerableConv2d(t, t, np.int64(3), stride=np.int64(1), padding=np.int64(1))
+    assert conv.kernel_size == 3 and type(conv.kernel_size) is int
+    with pytest.raises(ValueError, match="SteerableConv2d: expected an odd kernel size"):
+        SteerableConv2d(t, t, 4)
