@@ -7,11 +7,9 @@ import pytest
 
 
 @pytest.fixture(scope="module")
-def outcome(tmp_path_factory):
-    from conftest import load_example
-
+def outcome(example, tmp_path_factory):
     out = tmp_path_factory.mktemp("o2_frames")
-    return load_example("o2_frames").main(["--out", str(out), "--seed", "0", "--samples", "256", "--steps", "200", "--elements", "8"])
+    return example("o2_frames").main(["--out", str(out), "--seed", "0", "--samples", "256", "--steps", "200", "--elements", "8"])
 
 
 def test_frame_and_embedding_transform_correctly_flips_included(outcome):

@@ -6,11 +6,9 @@ import pytest
 
 
 @pytest.fixture(scope="module")
-def outcome(tmp_path_factory):
-    from conftest import load_example
-
+def outcome(example, tmp_path_factory):
     out = tmp_path_factory.mktemp("symmetry_tasks")
-    return load_example("symmetry_tasks").main(["--out", str(out), "--seed", "0", "--steps", "400"])
+    return example("symmetry_tasks").main(["--out", str(out), "--seed", "0", "--steps", "400"])
 
 
 def test_rectangle_to_square_is_learned(outcome):

@@ -91,3 +91,19 @@ def fields(G):
     subgroup = {D(4): D(1), C(4): C(2), D(6): D(3), C(6): C(3), D(3): D(1), C(3): C(1)}.get(G, G)
     Q = cn.quotient(G, subgroup)
     return S, R, V, Q
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Run a test module on one torch thread (imported by each module of this folder, which makes it autouse there).
+
+    The tensors here are tiny (a few channels of ≤ 11×11 pixels): on a busy
+    two-core machine torch's OpenMP pool makes each such conv2d ~100× slower
+    (threads waiting on each other), and threads buy nothing at this size.
+    The previous setting is restored after the module.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+

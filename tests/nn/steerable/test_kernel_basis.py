@@ -15,6 +15,8 @@ from constrainnet.groups import C, D
 from constrainnet.nn.fields import HEX_GRID, SQUARE_GRID
 from constrainnet.nn.steerable_kernels import kernel_basis
 
+from steerable_refs import one_torch_thread  # noqa: F401  (tests/nn/steerable/steerable_refs.py; an autouse fixture)
+
 HEX_BASIS = np.array([[1.0, 0.5], [0.0, math.sqrt(3) / 2]])
 
 

@@ -19,6 +19,8 @@ import constrainnet as cn
 from constrainnet.groups import D, P4M
 from constrainnet.nn import FieldType, SteerableConv2d
 
+from steerable_refs import one_torch_thread  # noqa: F401  (tests/nn/steerable/steerable_refs.py; an autouse fixture)
+
 CASES = [(5, 3), (6, 3), (6, 5), (7, 5)]
 IDS = [f"n{n}-k{k}" for n, k in CASES]
 

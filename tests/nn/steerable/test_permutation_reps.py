@@ -11,6 +11,8 @@ import pytest
 import constrainnet as cn
 from constrainnet.groups import C, D, SO, S
 
+from steerable_refs import one_torch_thread  # noqa: F401  (tests/nn/steerable/steerable_refs.py; an autouse fixture)
+
 HEX_BASIS = np.array([[1.0, 0.5], [0.0, math.sqrt(3) / 2]])
 
 

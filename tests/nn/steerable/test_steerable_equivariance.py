@@ -18,7 +18,7 @@ from constrainnet.nn import FieldType, SteerableConv2d
 from constrainnet.nn.fields import HEX_GRID, SQUARE_GRID
 
 
-from steerable_refs import DTYPES, TOL, HEX_BASIS, lattice_map, block_rho, reference_transform, equivariance_error, randomise_bias, hexagon_input, fields  # tests/nn/steerable/steerable_refs.py
+from steerable_refs import DTYPES, TOL, HEX_BASIS, lattice_map, block_rho, reference_transform, equivariance_error, randomise_bias, hexagon_input, fields, one_torch_thread  # noqa: F401  (tests/nn/steerable/steerable_refs.py; the fixture is autouse)
 
 
 # -- the group action --------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from constrainnet.nn.fields import SQUARE_GRID
 from constrainnet.nn.steerable_kernels import kernel_basis
 
 
-from steerable_refs import block_rho, fields, randomise_bias  # tests/nn/steerable/steerable_refs.py
+from steerable_refs import block_rho, fields, randomise_bias, one_torch_thread  # noqa: F401  (tests/nn/steerable/steerable_refs.py; the fixture is autouse)
 
 
 # -- the layer as a Conv2d ---------------------------------------------------------------------
