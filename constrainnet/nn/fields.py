@@ -193,6 +193,37 @@ class FieldType:
                 shown.append(f"1×{r!r}")
         return f"FieldType({self.G!r}, [{', '.join(shown)}], grid={self.grid})"
 
+    def restrict(self, H: Group) -> "FieldType":
+        """The same fields seen by a subgroup H of G (as escnn's ``restrict``): D(4) → C(4), say.
+
+        Args:
+            H: a :class:`~constrainnet.groups.Subgroup` of G, or a group whose
+                generators are elements of G (wrapped as one, keeping its name).
+
+        Returns:
+            A FieldType of the subgroup on the same grid, each field restricted
+            (a regular field of G becomes |G|/|H| regular fields' worth of
+            channels of H, laid out as before).
+
+        Raises:
+            TypeError: H is not a Group.
+            GroupError: a generator of H is not an element of G.
+
+        Example:
+            >>> import constrainnet as cn
+            >>> from constrainnet.groups import C, D
+            >>> t = FieldType(D(4), [cn.regular(D(4))]).restrict(C(4))
+            >>> t.size, t.G.order
+            (8, 4)
+        """
+        from ..groups import Subgroup
+
+        if not isinstance(H, Group):
+            raise TypeError(f"FieldType.restrict: expected a Group, got {type(H).__name__}")
+        if H != self.G and not (isinstance(H, Subgroup) and H.is_subgroup_of(self.G)):
+            H = Subgroup(self.G, discrete_generators=H.discrete_generators, name=H.name)
+        return FieldType(H, [r.restrict(H) for r in self.reps], self.grid)
+
     # -- the group action ----------------------------------------------------
     def grid_elements(self) -> np.ndarray:
         """The elements of G that map the grid onto itself: those on which equivariance is exact."""

@@ -161,3 +161,21 @@ def test_irreducible_fields_in_a_steerable_convolution():
         y = conv(x)
         for g in G.elements():
             assert float((conv(t.transform(x, g)) - t.transform(y, g)).abs().max()) < 1e-12 * float(y.abs().max())
+
+
+def test_restricting_a_field_type_to_a_subgroup_keeps_layout_and_frees_coefficients():
+    torch.manual_seed(0)
+    t = FieldType(G, [R, V, S])
+    tc = t.restrict(C(4))
+    assert tc.size == t.size and tc.G.order == 4 and len(tc.grid_elements()) == 4
+    d4 = cn.nn.SteerableConv2d(t, t, 3, padding=1, dtype=torch.float64)
+    c4 = cn.nn.SteerableConv2d(tc, tc, 3, padding=1, dtype=torch.float64)
+    assert c4.num_coefficients > d4.num_coefficients  # fewer constraints
+    x = torch.randn(2, t.size, 7, 7, dtype=torch.float64)
+    with torch.no_grad():
+        for g in tc.grid_elements():
+            # the D4 layer commutes with C4 as the restricted type moves the maps
+            assert float((d4(tc.transform(x, g)) - tc.transform(d4(x), g)).abs().max()) < 1e-12
+            assert float((c4(tc.transform(x, g)) - tc.transform(c4(x), g)).abs().max()) < 1e-12
+    with pytest.raises(cn.errors.GroupError):
+        t.restrict(C(8))  # the 45° rotation is not in D(4)
