@@ -26,6 +26,8 @@ Example:
 
 from __future__ import annotations
 
+import collections
+import copy
 import math
 import os
 from typing import Any, Iterator
@@ -186,6 +188,7 @@ def fit(
     checkpoint_every: int = 1,
     penalty: Any = None,
     augment: Any = None,
+    restore_best: bool = False,
 ) -> dict[str, list[float]]:
     r"""Train ``model`` on ``train`` by Adam on the mean squared error, in one process or under ``torchrun``.
 
@@ -254,6 +257,15 @@ def fit(
             ``set_epoch`` method it is called with the epoch before the
             epoch's batches, as the sampler's, so an augmented run is
             reproducible and resumes exactly.
+        restore_best: end with the parameters and buffers (the
+            ``state_dict``) of the epoch with the lowest validation MSE, the
+            first of them on a tie, instead of the last epoch's: the model
+            selection of the EMLP paper. All epochs still run, and the history
+            is the same as without it. Needs ``val``; not with ``checkpoint``
+            (a checkpoint holds the last epoch's state, so a resumed run could
+            not know the best one). One copy of the ``state_dict`` is kept in
+            memory. Afterwards ``evaluate(model, val)`` equals
+            ``min(history["val_mse"])``.
 
     Returns:
         The history: ``{"train_loss": [...]}`` with the mean training loss of
@@ -267,8 +279,9 @@ def fit(
             parameters, its outputs do not have the targets' shape, the
             number of processes does not divide ``batch_size``, ``resume``
             without ``checkpoint``, a checkpoint of another run, a penalty
-            that is not a 0-d tensor, or an augment that changes the
-            batch's shapes.
+            that is not a 0-d tensor, an augment that changes the
+            batch's shapes, or ``restore_best`` without ``val`` or with
+            ``checkpoint``.
         FloatingPointError: if the training loss of an epoch is not finite.
 
     Example:
@@ -295,7 +308,8 @@ def fit(
     weight_decay = _nonnegative_float(weight_decay, "fit: weight_decay")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise TypeError(f"fit: seed: expected a non-negative int, got {type(seed).__name__} {seed!r}")
-    for name, flag in (("progress", progress), ("compile", compile), ("resume", resume)):
+    flags = (("progress", progress), ("compile", compile), ("resume", resume), ("restore_best", restore_best))
+    for name, flag in flags:
         if not isinstance(flag, bool):
             raise TypeError(f"fit: {name}: expected a bool, got {type(flag).__name__} {flag!r}")
     for name, hook in (("penalty", penalty), ("augment", augment)):
@@ -303,6 +317,13 @@ def fit(
             raise TypeError(f"fit: {name}: expected None or a callable, got {type(hook).__name__} {hook!r}")
     if resume and checkpoint is None:
         raise ValueError("fit: resume=True needs the checkpoint file to resume from, got checkpoint=None")
+    if restore_best and val is None:
+        raise ValueError("fit: restore_best=True needs a validation set to pick the best epoch by, got val=None")
+    if restore_best and checkpoint is not None:
+        raise ValueError(
+            "fit: expected restore_best=True without a checkpoint (a checkpoint holds the last epoch's state), "
+            f"got checkpoint={os.fspath(checkpoint)!r}"
+        )
     rank, size = world()
     if batch_size % size:
         raise ValueError(f"fit: expected a batch_size divisible by the {size} processes, got {batch_size}")
@@ -331,6 +352,7 @@ def fit(
     if not isinstance(train, torch.utils.data.DataLoader):
         sampler = torch.utils.data.DistributedSampler(train, num_replicas=size, rank=rank, shuffle=True, seed=int(seed))
     was_training = model.training
+    best: tuple[float, dict[str, Any]] | None = None  # (val MSE, state_dict copy) under restore_best
     bar = EpochProgress(epochs, start=start, enabled=progress and rank == 0)
     try:
         for epoch in range(start, epochs):
@@ -366,13 +388,29 @@ def fit(
             if val is not None:
                 history["val_mse"].append(evaluate(model, val, device=device))
                 postfix["val_mse"] = f"{history['val_mse'][-1]:.4g}"
+                if restore_best and (best is None or history["val_mse"][-1] < best[0]):
+                    best = (history["val_mse"][-1], _state_copy(model))
             bar.update(epoch, postfix)
             if checkpoint is not None and rank == 0 and ((epoch + 1) % checkpoint_every == 0 or epoch + 1 == epochs):
                 checkpoints.save_checkpoint(checkpoint, model, optimizer, epoch + 1, history, settings)
+        if best is not None:
+            model.load_state_dict(best[1])
     finally:
         bar.close()
         model.train(was_training)
     return history
+
+
+def _state_copy(model: torch.nn.Module) -> dict[str, Any]:
+    """A copy of ``model.state_dict()`` that later training steps do not change (its metadata kept)."""
+    state = model.state_dict()
+    copied = collections.OrderedDict(
+        (k, v.detach().clone() if isinstance(v, torch.Tensor) else copy.deepcopy(v)) for k, v in state.items()
+    )
+    metadata = getattr(state, "_metadata", None)
+    if metadata is not None:
+        copied._metadata = metadata  # type: ignore[attr-defined]
+    return copied
 
 
 def _augmented(augment: Any, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
