@@ -6,13 +6,14 @@
     constrainnet basis --group "SO(3)" --decompose "V**3"
     constrainnet demo [--group SO(3)] [--n-train 300] [--n-test 500] [--epochs 100] [--out DIR]
     constrainnet train {dipole,o5,inertia,particles} [--model emlp|mlp|rpp|mlp+aug] [--epochs N] [--compile] ...
+    constrainnet reproduce [--quick] [--tasks ...] [--n-train ...] [--methods ...] [--trials N] [--out DIR]
 
 Group names and rep expressions are parsed by :mod:`constrainnet.parse`
 (never ``eval``). Exit status: 0 on success, 2 for a usage error (an unknown
 group, a bad expression, a bad option; one line on stderr, no traceback), 1
 when the work itself fails (e.g. a basis too large to solve). The torch
-modules, datasets and training loop are imported only by ``demo`` and
-``train``, and numpy, scipy and the solver only by a command that runs, so
+modules, datasets and training loop are imported only by ``demo``,
+``train`` and ``reproduce``, and numpy, scipy and the solver only by a command that runs, so
 ``--version``, ``--help`` and usage errors answer without importing them.
 
 Example:
@@ -92,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Neural networks equivariant to a matrix group, by constraint.",
     )
     parser.add_argument("--version", action="version", version=f"constrainnet {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{basis,demo,train}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{basis,demo,train,reproduce}")
     group_help = "the group, e.g. SO(3), O(2), C(4), Z(6), D(4), S(5), P4M(8), Trivial(3), Lorentz(), GL(3), Sp(2), SU(2), Cube(), SO(3)*S(4)"
 
     basis = sub.add_parser(
@@ -158,7 +159,57 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--checkpoint", metavar="FILE", default=None, help="write the training state here after every epoch")
     train.add_argument("--resume", action="store_true", help="continue from --checkpoint FILE when it exists")
     train.set_defaults(run=cmd_train)
+    _add_reproduce(sub)
     return parser
+
+
+def _add_reproduce(sub: Any) -> None:
+    """``constrainnet reproduce``: the EMLP paper's tables, ours beside the paper's (:mod:`constrainnet.reproduce`)."""
+    p = sub.add_parser(
+        "reproduce",
+        help="the EMLP paper's data-efficiency table: ours beside the paper's numbers",
+        description="Train the EMLP paper's models (O5Synthetic, Inertia, ParticleInteraction; MLP, MLP+Aug, EMLP over "
+        "each group) as the paper did and print our test MSE beside the paper's, cell by cell; the pendulum table "
+        "is printed with how to run ours. The full grid takes days on a CPU: --quick runs a few-minute subset.",
+    )
+    p.add_argument("--quick", action="store_true", help="O5Synthetic and Inertia, N 30 and 100, MLP and EMLP-O, "
+                   "1 trial, ch 128, at most 500 epochs, 250 val, 1000 test (80 s on 2 idle CPU cores)")  # fmt: skip
+    p.add_argument("--tasks", nargs="+", default=None, metavar="TASK",
+                   help="O5Synthetic, Inertia, ParticleInteraction, DoubleSpringPendulum (or o5, inertia, particles, "
+                   "pendulum; default: all)")  # fmt: skip
+    p.add_argument("--n-train", nargs="+", type=_positive, default=None, metavar="N",
+                   help="training sizes (default: 30 100 300 1000 3000 10000 30000)")  # fmt: skip
+    p.add_argument("--methods", nargs="+", default=None, metavar="METHOD",
+                   help="MLP, MLP+Aug, EMLP-SO(5), EMLP-O(3), EMLP-SO+(1,3), ... or a family such as EMLP-O "
+                   "(default: all)")  # fmt: skip
+    p.add_argument("--trials", type=_positive, default=None, help="trials per cell (default: 3)")
+    p.add_argument("--ch", type=_positive, default=None, help="hidden channels (default: 384)")
+    p.add_argument("--epochs", type=_positive, default=None, help="epochs of each cell (default: min(30*30000/N, 1000))")
+    p.add_argument("--n-test", type=_positive, default=None, help="test samples (default: 5000)")
+    p.add_argument("--n-val", type=_positive, default=None, help="validation samples (default: 1000)")
+    p.add_argument("--seed", type=_nonnegative, default=2021, help="seed of the data (default: 2021)")
+    p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default: cpu)")
+    p.add_argument("--out", metavar="DIR", default=None, help="write reproduce_results.csv and the log-log plots here")
+    p.set_defaults(run=_cmd_reproduce)
+
+
+def _cmd_reproduce(args: argparse.Namespace) -> int:
+    from .reproduce import QUICK_SETTINGS, grid, reproduce
+
+    preset = QUICK_SETTINGS if args.quick else {}
+    try:  # the grid's names first: a typo is a usage error, before any training
+        grid(args.tasks or preset.get("tasks"), args.n_train or preset.get("n_trains"),
+             args.methods or preset.get("methods"))  # fmt: skip
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    from .cli_tasks import _check_device
+
+    _check_device(args.device)
+    start = time.perf_counter()
+    reproduce(args.tasks, args.n_train, args.methods, args.trials, args.quick, args.device, args.out,
+              ch=args.ch, epochs=args.epochs, n_test=args.n_test, n_val=args.n_val, seed=args.seed)  # fmt: skip
+    print(f"total {time.perf_counter() - start:.0f} s")
+    return 0
 
 
 def _add_model_options(p: argparse.ArgumentParser, ch: int, layers: int) -> None:

@@ -202,8 +202,8 @@ class FieldType:
 
         Returns:
             A FieldType of the subgroup on the same grid, each field restricted
-            (a regular field of G becomes |G|/|H| regular fields' worth of
-            channels of H, laid out as before).
+            (a regular field of G holds :math:`|G|/|H|` regular fields of H),
+            its channels laid out as before.
 
         Raises:
             TypeError: H is not a Group.
