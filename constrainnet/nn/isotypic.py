@@ -369,7 +369,7 @@ def _map_terms(plan: LinearPlan, lin: TypedLayout, lout: TypedLayout, s: int, co
             if t not in out_index:
                 continue
             units = pa.irrep.units
-            c, d = len(units), pa.dim
+            d = pa.dim
             for sb, pb in enumerate(lout.pieces[j]):
                 if pb.type_index != out_index[t] or pb.irrep is not pa.irrep:
                     continue

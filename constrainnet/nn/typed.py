@@ -16,7 +16,6 @@ from typing import Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ..errors import RepError
 from ..reps import Rep, ScalarRep

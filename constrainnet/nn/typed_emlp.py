@@ -24,7 +24,6 @@ import numpy as np
 import torch
 
 from ..errors import RepError, SolverError
-from .assembly import Float64Buffers
 from .checks import check_like
 from .assembly import register_sums, sparse_map
 from .isotypic import PlainToTyped, RealTypes, TypedLayout, TypedMaps, TypedToPlain, joint_sums, typed_product

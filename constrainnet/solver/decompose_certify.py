@@ -55,7 +55,6 @@ def certify_orbit_blocks(leaf: Rep, u: np.ndarray, column_orbit: np.ndarray, orb
         >>> perms = np.array([np.argmax(cn.V(Z(3)).rho(h), axis=1) for h in Z(3).discrete_generators])
         >>> certify_orbit_blocks(ld.leaf, ld.u, np.zeros(3, dtype=np.int64), [np.arange(3)], list(ld.components), perms)
     """
-    n = u.shape[0]
     sizes = np.array([len(o) for o in orbits], dtype=np.int64)
     worst = 0.0 if np.array_equal(np.bincount(column_orbit, minlength=len(orbits)), sizes) else np.inf
     if worst == 0.0:

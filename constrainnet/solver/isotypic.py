@@ -286,7 +286,7 @@ def _align(pieces: list[np.ndarray], ws: list[np.ndarray], scales: list[float], 
 
 def canonical_copies(copies: list[np.ndarray], units: np.ndarray) -> list[np.ndarray]:
     """Re-choose the m copies of one type canonically (see step 5 of the module docstring)."""
-    m, c, d = len(copies), len(units), units.shape[1]
+    m, d = len(copies), units.shape[1]
     bu = np.stack([b @ u for b in copies for u in units])  # (m c, n, d)
     phi = bu[:, :, 0].T  # first columns: an orthonormal basis of F
     qc, _ = canonical_basis(phi)
