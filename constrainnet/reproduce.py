@@ -7,8 +7,8 @@ trains one model of the data-efficiency table as the paper did
 equivariance error; :func:`reproduce` runs a grid of cells and prints ours
 beside the paper's, mean ± std over trials, with the ratio ours / paper. Our
 data come from :mod:`constrainnet.datasets`, not EMLP's generators, so the
-agreement is statistical. The pendulum table (3b) is printed beside a pointer
-to ``examples/double_pendulum.py``, which trains our HNNs and neural ODEs.
+agreement is statistical. The pendulum table (3b) is printed beside our HNNs and
+neural ODEs (:mod:`constrainnet.reproduce_pendulum`).
 
 Example:
     >>> from constrainnet.reproduce import paper_results, paper_epochs
@@ -141,7 +141,8 @@ def grid(
     for s in selectors or ():
         if not isinstance(s, str):
             raise TypeError(f"methods: expected str names, got {type(s).__name__} {s!r}")
-        if not any(_matches(s, m) for t in tasks for m in TASK_METHODS.get(t, ())):
+        chosen = [m for t in tasks for m in TASK_METHODS.get(t, ())]
+        if chosen and not any(_matches(s, m) for m in chosen):
             known = sorted({m for t in tasks for m in TASK_METHODS.get(t, ())})
             raise ValueError(f"methods: expected a method of the chosen tasks (one of {known}), got {s!r}")
     return [
@@ -256,14 +257,14 @@ def reproduce(
     tasks: Iterable[str] | None = None, n_trains: Iterable[int] | None = None, methods: Iterable[str] | None = None,
     trials: int | None = None, quick: bool = False, device: Any = None, out: str | os.PathLike | None = None, *,
     ch: int | None = None, epochs: int | None = None, n_test: int | None = None, n_val: int | None = None,
-    seed: int = 2021, file: TextIO | None = None,
+    seed: int = 2021, file: TextIO | None = None, pendulum: bool = True,
 ) -> list[CellResult]:  # fmt: skip
     """Run a grid of :func:`run_cell` and print ours beside the paper's, cell by cell.
 
     Each printed row is one (task, N, method): our test MSE, mean ± std
     (population std) over the trials, the paper's, the ratio ours / paper, our
     largest equivariance error and the seconds per trial. The pendulum task
-    prints the paper's table 3b and how to run ours.
+    prints the paper's table 3b and ours (see ``pendulum``).
 
     Args:
         tasks, n_trains, methods: the grid, as :func:`grid` reads them (default: the whole paper).
@@ -277,6 +278,10 @@ def reproduce(
         epochs: epochs of every cell (default: :func:`paper_epochs` of N, at most 500 when quick).
         seed: seed of the data.
         file: where to print (default: ``sys.stdout``).
+        pendulum: train our pendulum models beside the paper's table 3b (HNN
+            × EMLP-O(2) and MLP at ``PENDULUM_QUICK`` when quick, every cell at
+            the paper's settings otherwise: hours on a CPU); False prints the
+            paper's rows only.
 
     Returns:
         Our :class:`CellResult` of every cell and trial.
@@ -320,7 +325,7 @@ def reproduce(
     results: list[CellResult] = []
     for task in tasks:
         if task == _PENDULUM:
-            _print_pendulum(say)
+            _pendulum(say, quick, seed, pendulum)
             continue
         paper = {(r.method, r.n_train): r for r in paper_results("data_efficiency", task)}
         equi = ", ".join(f"{r.method} {r.text}" for r in paper_results("equivariance", task))
@@ -347,17 +352,33 @@ def reproduce(
     return results
 
 
-def _print_pendulum(say: Any) -> None:
+def _pendulum(say: Any, quick: bool, seed: int, run: bool) -> None:
+    """The paper's table 3b, then ours: HNN × (EMLP-O(2), MLP) at :data:`PENDULUM_QUICK` when quick, else every cell."""
+    from . import reproduce_pendulum as rp
+
     rows = paper_results("pendulum")
     say(f"\n{_PENDULUM} (the paper's table 3b: 30 s rollout error, geometric mean of the relative state error; "
         f"{rows[0].n_train} systems, {rows[0].epochs} epochs, ch 128)")  # fmt: skip
     columns = [m.split("-", 1)[1] for m in (r.method for r in rows) if m.startswith("HNN-")]
-    say(f"  {'model':<6}" + "".join(f"{c.removeprefix('EMLP-'):>18}" for c in columns))
+    say(f"  {'model':<12}" + "".join(f"{c.removeprefix('EMLP-'):>18}" for c in columns))
     for kind in ("HNN", "NODE"):
-        say(f"  {kind:<6}" + "".join(f"{r.text:>18}" for r in rows if r.method.startswith(kind + "-")))
-    say("  ours: python examples/double_pendulum.py --ode [--group O2eR3|SO2eR3|D6eR3|D2eR3] "
-        "(its defaults, 300 systems, ch 64, 500 epochs, about 5 minutes on 2 CPU cores, gave EMLP-HNN 0.023 and "
-        "MLP-HNN 0.041); not run here.")  # fmt: skip
+        say(f"  {kind + ' paper':<12}" + "".join(f"{r.text:>18}" for r in rows if r.method.startswith(kind + "-")))
+    say("  (examples/double_pendulum.py --ode trains the same models and draws the error against time)")
+    if not run:
+        return
+    settings = rp.PENDULUM_QUICK if quick else rp.PENDULUM_SETTINGS
+    say(f"  ours: {', '.join(f'{k} {v}' for k, v in settings.items())}"
+        + (" (too short for the symmetry to pay off: a smoke test of the table)" if quick else ""))  # fmt: skip
+    for kind in ("HNN",) if quick else ("HNN", "NODE"):
+        cells = []
+        for column in columns:
+            method = column
+            if quick and method not in ("EMLP-O(2)", "MLP"):
+                cells.append("-")
+                continue
+            r = rp.run_pendulum_cell(kind, method, seed=seed, **settings)
+            cells.append(f"{r.rollout_error:.3g}")
+        say(f"  {kind + ' ours':<12}" + "".join(f"{c:>18}" for c in cells))
 
 
 def _write_csv(results: Sequence[CellResult], out: str | os.PathLike) -> None:

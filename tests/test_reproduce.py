@@ -141,7 +141,7 @@ def test_run_cell_refuses_bad_input(args, kwargs, error):
 
 def test_reproduce_prints_ours_beside_the_paper_and_writes_its_files(tmp_path):
     text = io.StringIO()
-    cells = reproduce(["o5", "pendulum"], [30], ["MLP"], trials=2, ch=8, epochs=2, n_test=20, n_val=10,
+    cells = reproduce(["o5", "pendulum"], [30], ["MLP"], trials=2, ch=8, epochs=2, n_test=20, n_val=10, pendulum=False,
                       out=tmp_path, file=text)  # fmt: skip
     out = text.getvalue()
     assert [(c.method, c.trial) for c in cells] == [("MLP", 0), ("MLP", 1)]
@@ -227,3 +227,31 @@ def test_command_runs_a_tiny_grid(capsys):
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "O5Synthetic" in out and "28.1 ± 3.8" in out and "total" in out
+
+
+def test_the_pendulum_table_runs_our_cells_beside_the_paper(monkeypatch):
+    import io
+
+    from constrainnet import reproduce_pendulum as rp
+    from constrainnet.reproduce import reproduce
+
+    tiny = {"n_train": 3, "n_test": 2, "epochs": 2, "ch": 8, "num_layers": 1, "rollout_steps": 4}
+    monkeypatch.setattr(rp, "PENDULUM_QUICK", tiny)
+    out = io.StringIO()
+    reproduce(tasks=["pendulum"], quick=True, file=out)
+    text = out.getvalue()
+    assert "HNN paper" in text and "0.0121 ± 0.0018" in text  # the paper's EMLP-O(2) HNN cell
+    ours = next(line for line in text.splitlines() if line.strip().startswith("HNN ours")).split()[2:]
+    assert len(ours) == 5 and ours[1:4] == ["-", "-", "-"]  # quick: EMLP-O(2) and MLP only
+    assert all(float(v) > 0 for v in (ours[0], ours[4]))
+
+
+def test_pendulum_cells_refuse_unknown_names():
+    from constrainnet.reproduce_pendulum import run_pendulum_cell
+
+    with pytest.raises(ValueError, match="kind"):
+        run_pendulum_cell("LNN", "MLP")
+    with pytest.raises(ValueError, match="method"):
+        run_pendulum_cell("HNN", "EMLP-O(3)")
+    with pytest.raises(ValueError, match="epochs"):
+        run_pendulum_cell("HNN", "MLP", epochs=0)
