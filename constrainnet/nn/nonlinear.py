@@ -31,13 +31,18 @@ def _features(rep: Rep | FieldType, what: str) -> tuple[Rep, FieldType | None]:
     return rep, None
 
 
-def _channels_last(module: nn.Module, x: torch.Tensor, forward: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
-    """Apply a features-last ``forward`` to a (N, C, H, W) feature map of ``module.in_type``."""
+def _check_map(module: nn.Module, x: Any) -> None:
+    """Raise unless x is a (N, C, H, W) feature map of ``module.in_type``."""
     name = type(module).__name__
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{name}: expected a torch.Tensor, got {type(x).__name__}")
     if x.dim() != 4 or x.shape[1] != module.in_type.size:
         raise RepMismatchError(f"{name}: expected a feature map (N, {module.in_type.size}, H, W), got shape {tuple(x.shape)}")
+
+
+def _channels_last(module: nn.Module, x: torch.Tensor, forward: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    """Apply a features-last ``forward`` to a (N, C, H, W) feature map of ``module.in_type``."""
+    _check_map(module, x)
     return forward(x.movedim(1, -1)).movedim(-1, 1)
 
 
@@ -319,8 +324,7 @@ class PointwiseNonlinearity(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.in_type is not None:
-            if not isinstance(x, torch.Tensor) or x.dim() != 4 or x.shape[1] != self.in_type.size:
-                _channels_last(self, x, self.fn)  # raises the error
+            _check_map(self, x)
             check_floating(x, "PointwiseNonlinearity")
             return self.fn(x)
         check_input(x, self.rep_in, "PointwiseNonlinearity")
