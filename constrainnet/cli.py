@@ -53,6 +53,7 @@ STRATEGY_NAMES = ("dense", "orbit", "block", "product", "iterative")
 # EMLP's advantage over the MLP is clear at 300 samples.
 _DEMO_CH, _DEMO_LAYERS, _DEMO_EPOCHS = 128, 2, 100
 _BATCH, _LR = 64, 3e-3
+_PAPER_BATCH = 500  # train's default batch, the EMLP paper's
 
 
 
@@ -146,8 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--group", default=None, help="another group acting on the task's space (default: the task's)")
     train.add_argument("--n-train", type=_positive, default=1000, help="training samples (default: 1000)")
     train.add_argument("--n-test", type=_positive, default=1000, help="test samples (default: 1000)")
-    train.add_argument("--epochs", type=_positive, default=100, help="epochs (default: 100)")
-    _add_model_options(train, 384, 3)
+    train.add_argument("--epochs", type=_positive, default=None,
+                       help="epochs (default: the EMLP paper's, min(30*30000/N, 1000): 900 for N 1000)")  # fmt: skip
+    _add_model_options(train, 384, 3, batch=_PAPER_BATCH)
     train.add_argument(
         "--compile", action="store_true",
         help="train through torch.compile (the first steps compile: a minute or more for an EMLP on the CPU)",
@@ -212,11 +214,11 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_model_options(p: argparse.ArgumentParser, ch: int, layers: int) -> None:
+def _add_model_options(p: argparse.ArgumentParser, ch: int, layers: int, batch: int = _BATCH) -> None:
     p.add_argument("--ch", type=_positive, default=ch, help=f"hidden channels (default: {ch})")
     p.add_argument("--num-layers", type=_nonnegative, default=layers, help=f"hidden layers (default: {layers})")
     p.add_argument("--lr", type=_positive_float, default=_LR, help=f"Adam learning rate (default: {_LR:g})")
-    p.add_argument("--batch-size", type=_positive, default=_BATCH, help=f"batch size (default: {_BATCH})")
+    p.add_argument("--batch-size", type=_positive, default=batch, help=f"batch size (default: {batch})")
     p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default: cpu)")
     p.add_argument("--seed", type=_nonnegative, default=0, help="seed of data, parameters and shuffling (default: 0)")
     p.add_argument(

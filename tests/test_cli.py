@@ -232,3 +232,15 @@ def test_basis_explain_orbits(capsys):
 def test_forcing_orbit_on_a_non_permutation_rep_fails_cleanly(capsys):
     assert main(["basis", "--group", "SO(3)", "V >> V", "--strategy", "orbit"]) == 1
     assert "expected a permutation rep" in capsys.readouterr().err
+
+
+def test_train_defaults_are_the_papers_settings():
+    from constrainnet.cli import _PAPER_BATCH, build_parser
+    from constrainnet.cli_tasks import _PAPER_EPOCH_BUDGET, _PAPER_MAX_EPOCHS
+    from constrainnet.reproduce import PAPER_SETTINGS, paper_epochs
+
+    assert (_PAPER_EPOCH_BUDGET, _PAPER_MAX_EPOCHS, _PAPER_BATCH) == (
+        PAPER_SETTINGS["epoch_budget"], PAPER_SETTINGS["max_epochs"], PAPER_SETTINGS["batch_size"])
+    args = build_parser().parse_args(["train", "o5"])
+    assert args.epochs is None and args.batch_size == 500
+    assert paper_epochs(1000) == 900

@@ -2,7 +2,8 @@
 
 A :class:`Group` is its discrete generators and a basis of its Lie algebra;
 the named families build those for the usual groups of physics, chemistry and
-vision. ``G1 * G2`` is a direct product and :class:`Subgroup` a checked subgroup.
+vision. ``G1 * G2`` is a direct product, :class:`Subgroup` a checked subgroup
+and :class:`Paired` one group acting on input and output through two images.
 Finite permutation groups have exact orders and uniform samples from their
 stabiliser chain (:class:`StabilizerChain`, Schreier–Sims).
 """
@@ -14,6 +15,7 @@ from .families import LORENTZ_METRIC, C, D, Lorentz, O, P4M, S, SO, Trivial, Z
 from .lorentz import O13, SO13, SO13p
 from .planar_in_3d import D2eR3, D6eR3, DkeR3, O2eR3, SO2eR3, planar_in_3d
 from .limits import MAX_DIMENSION, MAX_GENERATOR_ENTRIES, MAX_IMAGE_SIZE, MAX_ORTHOGONAL_N
+from .paired import Paired
 from .product import ProductGroup
 from .puzzles import CUBE_FACES, Cube, Rot90, RubiksCube
 from .schreier_sims import StabilizerChain
@@ -22,6 +24,7 @@ from .subgroup import Subgroup
 __all__ = [
     "Group",
     "ProductGroup",
+    "Paired",
     "Subgroup",
     "Trivial",
     "Z",

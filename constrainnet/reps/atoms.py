@@ -7,7 +7,7 @@ import functools
 import numpy as np
 
 from ..errors import RepError
-from ..groups import Group, ProductGroup
+from ..groups import Group, Paired, ProductGroup
 from .base import Rep
 
 __all__ = ["V", "Vector", "ScalarRep", "PseudoScalarRep", "Scalar", "PseudoScalar", "T"]
@@ -95,10 +95,12 @@ def V(G: Group, factor: int | None = None) -> Rep:
     Args:
         G: the group.
         factor: for a product group G₁ × … × G_n, the index of the factor whose
-            defining rep this is (ρ(g) is that factor's block of g).
+            defining rep this is (ρ(g) is that factor's block of g); for a
+            :class:`~constrainnet.groups.Paired` group, 0 (the input's
+            action) or 1 (the output's).
 
     Raises:
-        RepError: ``factor`` given for a group that is not a product, or out of range.
+        RepError: ``factor`` given for a group that is not a product or paired, or out of range.
 
     Example:
         >>> import constrainnet as cn
@@ -110,8 +112,8 @@ def V(G: Group, factor: int | None = None) -> Rep:
     G = _check_group(G, "V")
     if factor is None:
         return Vector(G)
-    if not isinstance(G, ProductGroup):
-        raise RepError(f"V(G, factor={factor!r}): expected a product group (G1 * G2), got {G!r}")
+    if not isinstance(G, (ProductGroup, Paired)):
+        raise RepError(f"V(G, factor={factor!r}): expected a product group (G1 * G2) or a Paired group, got {G!r}")
     try:
         block = G.block(factor)
     except ValueError as exc:

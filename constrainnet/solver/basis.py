@@ -67,6 +67,7 @@ class Basis:
         self._blocks = tuple(b for b in blocks if b.dim > 0)
         self._strategy = strategy
         self._dim = sum(b.dim for b in self._blocks)
+        self._expansions: dict = {}  # (device, dtype) -> the torch operands of expand, built on first use
         if len(self._blocks) == 1 and self._blocks[0].index.shape[0] == 1:
             self._columns = (np.arange(self._dim, dtype=np.int64)[:, None],)
         else:
@@ -128,6 +129,46 @@ class Basis:
             values = np.asarray(b.q @ part).reshape((b.q.shape[0], copies) + batch)
             out[b.index] = np.moveaxis(values, 1, 0)  # (copies, leaf, *batch)
         return out
+
+    def expand(self, coefficients: Any) -> Any:
+        r"""Per-sample equivariant elements Q c_b for a batch of coefficient vectors (a torch tensor, differentiable).
+
+        Computed block by block through the structured basis (the leaf bases
+        and the coordinates of their copies), never through the dense
+        (size × r) Q, so it serves wide reps: the cost is the batch times the
+        nonzeros of the leaf bases times their copies. For a rep of linear
+        maps ``a >> b`` the result is a batch of (b.size, a.size) matrices,
+        each equivariant: ρ_b(g) W_b ρ_a(g)⁻¹ = W_b. The torch operands are
+        built once per device and dtype and kept on the basis.
+
+        Args:
+            coefficients: a real floating tensor of shape (batch, r) or (r,).
+
+        Returns:
+            A tensor on the coefficients' device and dtype: (batch, b.size,
+            a.size) for a Hom rep ``a >> b``, else (batch, size); without the
+            batch dimension for (r,) coefficients.
+
+        Raises:
+            TypeError: not a real floating torch tensor.
+            RepMismatchError: the last dimension is not r.
+
+        Shape:
+            - coefficients: ``(batch, r)`` or ``(r,)``
+            - output: ``(batch, out, in)`` for ``a >> b``, ``(batch, size)`` otherwise
+
+        Example:
+            >>> import torch, constrainnet as cn
+            >>> from constrainnet.groups import SO
+            >>> V = cn.V(SO(3))
+            >>> Q = (V**2 >> V**2).equivariant_basis()
+            >>> W = Q.expand(torch.randn(5, Q.dim))  # five equivariant maps of 3×3 matrices
+            >>> W.shape
+            torch.Size([5, 9, 9])
+        """
+        from .expand import expand  # torch is imported only when a basis is expanded
+
+        return expand(self, coefficients)
 
     @property
     def T(self) -> "_BasisTranspose":
