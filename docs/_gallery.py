@@ -24,7 +24,7 @@ from pathlib import Path
 from sphinx_gallery.scrapers import figure_rst
 
 #: The examples that take ``--quick`` in the docs build (each documents what it shrinks).
-QUICK = {"dipole", "double_pendulum", "o2_frames", "so3_invariance", "soft_equivariance", "steerable_patterns", "symmetry_tasks"}
+QUICK = {"dipole", "double_pendulum", "hypernetwork", "o2_frames", "so3_invariance", "soft_equivariance", "steerable_patterns", "symmetry_tasks"}
 
 #: One folder per build process; a subfolder per example.
 _OUT_ROOT = Path(tempfile.mkdtemp(prefix="constrainnet-gallery-"))
@@ -61,7 +61,7 @@ def png_scraper(block, block_vars: dict, gallery_conf: dict) -> str:
 class ReadmeOrder:
     """Sort key of the gallery: the quickstart first, then the examples in the README's order."""
 
-    ORDER = ("quickstart", "symmetry_tasks", "dipole", "hexagon_z6", "p4m_image", "so3_invariance", "o2_frames")
+    ORDER = ("quickstart", "symmetry_tasks", "dipole", "hexagon_z6", "p4m_image", "so3_invariance", "o2_frames", "steerable_patterns", "hypernetwork")
 
     def __init__(self, src_dir: str) -> None:
         self.src_dir = src_dir
