@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import collections
 import copy
+import inspect
 import math
 import os
 from typing import Any, Iterator
@@ -335,7 +336,8 @@ def fit(
         raise ValueError("fit: expected a model with trainable parameters, got none")
 
     optimizer = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
-    settings = {"seed": int(seed), "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay, "processes": size}
+    settings = {"seed": int(seed), "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay, "processes": size,
+                "penalty": describe_hook(penalty), "augment": describe_hook(augment)}  # fmt: skip
     history: dict[str, list[float]] = {"train_loss": []}
     if val is not None:
         history["val_mse"] = []
@@ -411,6 +413,31 @@ def _state_copy(model: torch.nn.Module) -> dict[str, Any]:
     if metadata is not None:
         copied._metadata = metadata  # type: ignore[attr-defined]
     return copied
+
+
+def describe_hook(hook: Any) -> str | None:
+    """A process-independent description of a penalty or augment hook, kept in checkpoint settings.
+
+    A bound method of a module is named with its owner's settings
+    (``RPP.prior_penalty(equivariant_wd=1e-05, basic_wd=0.01)``); an object
+    with its own ``repr`` (``GroupAugment(...)``) by that; anything else by
+    its qualified type or function name (never an address). A run resumed with
+    another penalty or augmentation is then refused by the checkpoint.
+
+    Example:
+        >>> describe_hook(None) is None, describe_hook(abs)
+        (True, 'abs')
+    """
+    if hook is None:
+        return None
+    if inspect.ismethod(hook):
+        owner = hook.__self__
+        settings = owner.extra_repr() if isinstance(owner, torch.nn.Module) else ""
+        return f"{type(owner).__qualname__}.{hook.__name__}({settings})"
+    if inspect.isfunction(hook) or inspect.isbuiltin(hook):
+        return hook.__qualname__
+    text = repr(hook)
+    return type(hook).__qualname__ if " at 0x" in text else text
 
 
 def _augmented(augment: Any, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -90,7 +90,24 @@ def test_resumed_run_ends_identical_to_an_uninterrupted_one(tmp_path):
 
 
 def _settings(seed, batch_size, lr=3e-3):
-    return {"seed": seed, "batch_size": batch_size, "lr": lr, "weight_decay": 0.0, "processes": 1}
+    return {"seed": seed, "batch_size": batch_size, "lr": lr, "weight_decay": 0.0, "processes": 1, "penalty": None, "augment": None}
+
+
+def test_resuming_with_another_augmentation_or_penalty_is_refused(tmp_path):
+    from constrainnet.augment import GroupAugment
+
+    model, data = _emlp_and_data()
+    path = tmp_path / "run.pt"
+    fit(model, data, epochs=1, batch_size=16, seed=2, progress=False, checkpoint=path)
+    augment = GroupAugment(data.rep_in, data.rep_out, seed=0)
+    with pytest.raises(ValueError, match=r"augment: saved None, now 'GroupAugment\(5\*Scalar \+ 5\*V, V"):
+        fit(model, data, epochs=2, batch_size=16, seed=2, progress=False, checkpoint=path, resume=True, augment=augment)
+    with pytest.raises(ValueError, match=r"penalty: saved None, now '.*penalty_of_my_own'"):
+
+        def penalty_of_my_own():
+            return torch.zeros(())
+
+        fit(model, data, epochs=2, batch_size=16, seed=2, progress=False, checkpoint=path, resume=True, penalty=penalty_of_my_own)
 
 
 def test_checkpoint_of_another_run_is_refused(tmp_path):

@@ -63,9 +63,8 @@ class Paired(Subgroup):
             many discrete and as many Lie algebra generators as ``on_input``.
         name: the name shown by ``repr`` (default ``Paired(G_in, G_out)``).
 
-    Attributes:
-        factors: (on_input, on_output).
-        parent: the direct product ``on_input * on_output``.
+    ``factors`` is (on_input, on_output) and ``parent`` the direct product
+    ``on_input * on_output``.
 
     Raises:
         TypeError: an argument that is not a Group (or a name that is not a str).
