@@ -142,3 +142,12 @@ def test_refusals():
         cn.V(Paired(Z(3), Z(3)), factor=2)
     with pytest.raises(RepError, match="product group"):
         cn.V(Z(3), factor=0)
+
+
+def test_emlp_over_a_paired_group_is_equivariant():
+    from constrainnet.testing import equivariance_error
+
+    torch.manual_seed(0)
+    P = Paired(SO(2), Group(lie_algebra=[2 * J]))
+    model = cn.nn.EMLP(cn.V(P, factor=0), cn.V(P, factor=1), group=P, ch=16, num_layers=1).double()
+    assert equivariance_error(model, group=P, n_samples=8, rng=0) < 1e-10
