@@ -52,7 +52,7 @@ from typing import Callable, Iterator, Union
 
 from .errors import ConstrainnetError, ParseError
 from .groups import (
-    GL, SL, SO, SO13, SU, C, Cube, D, Group, Lorentz, O, O13, P4M, ProductGroup, Rot90, RubiksCube, S, SO13p, Sp, Trivial, U, Z,
+    GL, SL, SO, SO13, SU, C, Cube, D, Group, Lorentz, O, O13, P4M, Paired, ProductGroup, Rot90, RubiksCube, S, SO13p, Sp, Trivial, U, Z,
 )  # fmt: skip
 from .groups.limits import MAX_DIMENSION, MAX_IMAGE_SIZE, MAX_ORTHOGONAL_N
 from .reps import PseudoScalar, Rep, Scalar, V, direct_sum
@@ -88,7 +88,7 @@ GROUP_FAMILIES: dict[str, tuple[Callable[..., Group], int]] = {
 
 _FAMILY_HELP = (
     "SO(n), O(n), C(n), Z(n), D(n), S(n), P4M(n), Trivial(n), GL(n), SL(n), Sp(n), U(n), SU(n), Rot90(n), "
-    "Lorentz(), SO13p(), SO13(), O13(), Cube(), RubiksCube() and products G1*G2"
+    "Lorentz(), SO13p(), SO13(), O13(), Cube(), RubiksCube(), products G1*G2 and Paired(G_in, G_out)"
 )
 
 #: Largest integer literal or integer result in a rep expression: a
@@ -223,7 +223,8 @@ def parse_group(text: str) -> Group:
 
     Known names: ``SO(n)``, ``O(n)``, ``C(n)``, ``Z(n)``, ``D(n)``, ``S(n)``,
     ``P4M(n)``, ``Trivial(n)``, ``Lorentz()`` (also ``Lorentz``); products
-    with ``*`` or ``×`` (``"SO(3)*S(4)"``), parentheses allowed. The repr of
+    with ``*`` or ``×`` (``"SO(3)*S(4)"``), parentheses allowed; and
+    ``Paired(G_in, G_out)`` (:class:`~constrainnet.groups.Paired`). The repr of
     any group built from these parses back to an equal group.
 
     Args:
@@ -278,6 +279,8 @@ def _group_factor(p: _Parser) -> Group:
     tok = p.tok
     if tok.kind != "name":
         raise p.error(f"a group name ({_FAMILY_HELP})")
+    if tok.text == "Paired":
+        return _paired(p)
     if tok.text not in GROUP_FAMILIES:
         where = f"at position {tok.pos} of {p.text!r}{_did_you_mean(tok.text)}"
         raise ParseError(f"unknown group {tok.text!r} {where}; expected one of {_FAMILY_HELP}", p.text, tok.pos)
@@ -294,6 +297,22 @@ def _group_factor(p: _Parser) -> Group:
     if not 1 <= n <= max_n:
         raise p.fail(f"{tok.text}(n): expected 1 <= n <= {max_n}, got {n}", n_tok.pos)
     return family(n)
+
+
+def _paired(p: _Parser) -> Group:
+    """``Paired(G_in, G_out)``: two groups (products allowed) whose generators are paired in order."""
+    start = p.tok.pos
+    p.advance()
+    p.expect("(", "'(' after Paired, as in Paired(Z(6), Z(3))")
+    with p.nested(p.tok):
+        on_input = _group_product(p)
+        p.expect(",", "',' between the input's and the output's group, as in Paired(Z(6), Z(3))")
+        on_output = _group_product(p)
+    p.expect(")")
+    try:
+        return Paired(on_input, on_output)
+    except ConstrainnetError as exc:
+        raise p.fail(str(exc), start) from exc
 
 
 def _did_you_mean(name: str) -> str:

@@ -151,3 +151,17 @@ def test_emlp_over_a_paired_group_is_equivariant():
     P = Paired(SO(2), Group(lie_algebra=[2 * J]))
     model = cn.nn.EMLP(cn.V(P, factor=0), cn.V(P, factor=1), group=P, ch=16, num_layers=1).double()
     assert equivariance_error(model, group=P, n_samples=8, rng=0) < 1e-10
+
+
+def test_parsed_by_name_and_by_the_command_line():
+    from constrainnet.errors import ParseError
+    from constrainnet.parse import parse_group, parse_rep
+
+    for P in (Paired(Z(6), Z(3)), Paired(S(3) * Z(2), S(3) * Z(2)), Paired(SO(2), SO(2))):
+        assert parse_group(repr(P)) == P
+    P = parse_group("Paired(Z(6), Z(3))")
+    assert parse_rep("V[0] >> V[1]", P).equivariant_basis().dim == 3
+    with pytest.raises(ParseError, match="expected ',' between the input's and the output's group"):
+        parse_group("Paired(Z(6))")
+    with pytest.raises(ParseError, match="same numbers of generators"):
+        parse_group("Paired(S(4), Z(3))")

@@ -101,7 +101,7 @@ def test_restrict_to_a_non_group(V):
 
 
 def test_factor_of_a_group_that_is_not_a_product():
-    with pytest.raises(cn.RepError, match=r"V\(G, factor=0\): expected a product group \(G1 \* G2\), got SO\(3\)"):
+    with pytest.raises(cn.RepError, match=r"V\(G, factor=0\): expected a product group \(G1 \* G2\) or a Paired group, got SO\(3\)"):
         cn.V(SO(3), factor=0)
 
 
