@@ -47,7 +47,8 @@ def _run(tmp_path, nproc: int) -> dict:
         command = [sys.executable, str(script), str(out)]
     else:
         command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}", str(script), str(out)]
-    subprocess.run(command, check=True, env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, f"{' '.join(command[1:4])} exited with {done.returncode}:\n{done.stderr[-4000:]}"
     return torch.load(out, weights_only=True)
 
 
