@@ -54,6 +54,14 @@ def test_basis_default_group_and_products(capsys):
     assert _field(out, "size") == "144" and _field(out, "basis dim") == "2"
 
 
+def test_basis_of_a_paired_group(capsys):
+    # Z(6) on the input, its quotient Z(3) on the output: 3 maps (the direct product allows 1)
+    assert main(["basis", "--group", "Paired(Z(6), Z(3))", "V[0] >> V[1]"]) == 0
+    assert _field(capsys.readouterr().out, "basis dim") == "3"
+    assert main(["basis", "--group", "Z(6)*Z(3)", "V[0] >> V[1]"]) == 0
+    assert _field(capsys.readouterr().out, "basis dim") == "1"
+
+
 def test_basis_plot_writes_png(capsys, tmp_path):
     pytest.importorskip("matplotlib", reason="--plot needs matplotlib")
     path = tmp_path / "basis.png"
