@@ -19,9 +19,6 @@ if TYPE_CHECKING:
 __all__ = ["TASKS", "cmd_demo", "cmd_train"]
 
 #: ``constrainnet train`` tasks: name -> dataset class name in :mod:`constrainnet.datasets`.
-# train's default epochs, the EMLP paper's rule: min(30·30000/N, 1000) (see constrainnet.reproduce.paper_epochs)
-_PAPER_EPOCH_BUDGET, _PAPER_MAX_EPOCHS = 30 * 30000, 1000
-
 TASKS = {"dipole": "Dipole", "o5": "O5Synthetic", "inertia": "Inertia", "particles": "ParticleInteraction"}
 
 _EQUIVARIANCE_SAMPLES = 16  # random group elements for the equivariance check
@@ -145,7 +142,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.resume and args.checkpoint is None:
         raise UsageError("--resume: expected --checkpoint FILE to resume from")
     if args.epochs is None:  # the EMLP paper's epochs for this many training samples
-        args.epochs = max(1, min(_PAPER_EPOCH_BUDGET // args.n_train, _PAPER_MAX_EPOCHS))
+        from .reproduce import paper_epochs
+
+        args.epochs = paper_epochs(args.n_train)
     if args.nproc > 1 and "LOCAL_RANK" not in os.environ:
         from .distributed import launch_local
 

@@ -244,11 +244,24 @@ def test_forcing_orbit_on_a_non_permutation_rep_fails_cleanly(capsys):
 
 def test_train_defaults_are_the_papers_settings():
     from constrainnet.cli import _PAPER_BATCH, build_parser
-    from constrainnet.cli_tasks import _PAPER_EPOCH_BUDGET, _PAPER_MAX_EPOCHS
-    from constrainnet.reproduce import PAPER_SETTINGS, paper_epochs
+    from constrainnet.reproduce import PAPER_SETTINGS
 
-    assert (_PAPER_EPOCH_BUDGET, _PAPER_MAX_EPOCHS, _PAPER_BATCH) == (
-        PAPER_SETTINGS["epoch_budget"], PAPER_SETTINGS["max_epochs"], PAPER_SETTINGS["batch_size"])
+    assert _PAPER_BATCH == PAPER_SETTINGS["batch_size"] == 500
     args = build_parser().parse_args(["train", "o5"])
     assert args.epochs is None and args.batch_size == 500
-    assert paper_epochs(1000) == 900
+
+
+def test_train_default_epochs_follow_the_papers_rule(monkeypatch):
+    # min(30·30000/N, 1000) epochs and batch 500 reach fit (the training itself is stubbed out)
+    import constrainnet.train
+
+    seen = {}
+
+    def record(model, data, **kwargs):
+        seen.update(epochs=kwargs["epochs"], batch_size=kwargs["batch_size"], n=len(data))
+        return {"train_loss": []}
+
+    monkeypatch.setattr(constrainnet.train, "fit", record)
+    for n, epochs in ((3000, 300), (100, 1000)):
+        assert main(["train", "dipole", "--n-train", str(n), "--n-test", "16", "--ch", "8", "--num-layers", "1", "--no-progress"]) == 0
+        assert seen == {"epochs": epochs, "batch_size": 500, "n": n}
